@@ -1,0 +1,74 @@
+"""Shared fixtures: the option space of cookiecutter.json and cached renderings."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+
+def choice_options() -> dict[str, list[str]]:
+    """Every option whose value is a choice list (toggles, cloud, CI platform)."""
+    return {
+        key: value
+        for key, value in COOKIECUTTER_JSON.items()
+        if isinstance(value, list) and not key.startswith("_")
+    }
+
+
+def all_combinations() -> list[dict[str, str]]:
+    """The full product of the choice options: every rendering that can differ."""
+    options = choice_options()
+    keys = sorted(options)
+    return [dict(zip(keys, values)) for values in itertools.product(*(options[k] for k in keys))]
+
+
+def combination_id(combo: dict[str, str]) -> str:
+    return "-".join(f"{key}={value}" for key, value in sorted(combo.items()))
+
+
+COMBINATIONS = all_combinations()
+DEFAULT_COMBINATION = {key: values[0] for key, values in choice_options().items()}
+
+
+def render(output_dir: Path, **extra_context: str) -> Path:
+    """Render the template without prompts and return the generated project directory."""
+    project = cookiecutter(
+        str(TEMPLATE_DIR),
+        no_input=True,
+        output_dir=str(output_dir),
+        extra_context=extra_context,
+    )
+    return Path(project)
+
+
+class Renderings:
+    """Renders each option combination once per test session."""
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+        self._cache: dict[str, Path] = {}
+
+    def get(self, combo: dict[str, str]) -> Path:
+        key = combination_id(combo)
+        if key not in self._cache:
+            self._cache[key] = render(self._base / key, **combo)
+        return self._cache[key]
+
+
+@pytest.fixture(scope="session")
+def renderings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Renderings]:
+    yield Renderings(tmp_path_factory.mktemp("renderings"))
+
+
+@pytest.fixture(params=COMBINATIONS, ids=combination_id)
+def rendered(request: pytest.FixtureRequest, renderings: Renderings) -> tuple[dict[str, str], Path]:
+    """(options, project directory) for every option combination."""
+    return request.param, renderings.get(request.param)
