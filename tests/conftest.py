@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from cookiecutter.main import cookiecutter
@@ -27,7 +29,10 @@ def all_combinations() -> list[dict[str, str]]:
     """The full product of the choice options: every rendering that can differ."""
     options = choice_options()
     keys = sorted(options)
-    return [dict(zip(keys, values)) for values in itertools.product(*(options[k] for k in keys))]
+    return [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(options[k] for k in keys))
+    ]
 
 
 def combination_id(combo: dict[str, str]) -> str:
@@ -49,6 +54,15 @@ def render(output_dir: Path, **extra_context: str) -> Path:
     return Path(project)
 
 
+def load_hook(name: str) -> ModuleType:
+    """Import a hook file as a module (its Jinja placeholder is only read inside main())."""
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class Renderings:
     """Renders each option combination once per test session."""
 
@@ -61,6 +75,19 @@ class Renderings:
         if key not in self._cache:
             self._cache[key] = render(self._base / key, **combo)
         return self._cache[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cookiecutter_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep cookiecutter's replay files out of the user's home directory."""
+    base = tmp_path_factory.mktemp("cookiecutter-home")
+    config = base / "config.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {base / 'cookiecutters'}\nreplay_dir: {base / 'replay'}\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COOKIECUTTER_CONFIG", str(config))
+        yield
 
 
 @pytest.fixture(scope="session")

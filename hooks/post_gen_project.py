@@ -1,0 +1,92 @@
+"""Remove the parts of the generated project that belong to options that were not selected.
+
+Cookiecutter renders this file with Jinja and runs it inside the generated project. The one
+table below, OPTION_PATHS, documents which files belong to which option. A listed path that does
+not exist is a template bug (a renamed or moved file): the hook fails, and cookiecutter deletes
+the half-finished project rather than handing out a project with a leftover.
+
+Folders left empty by a removal are removed too. Whatever still refers to a removed file
+(the bundle's `include`, workflow steps, README) is switched by Jinja conditions in the file
+itself; tests/test_render.py checks that no such reference is left.
+
+The hook deliberately does not run ruff: output must not depend on what is installed where the
+template is rendered; the template tests check that the rendered code is already ruff-clean.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+# option -> paths removed when the option is "no"; {package} is the package name.
+OPTION_PATHS: dict[str, tuple[str, ...]] = {
+    "include_feature_store": (
+        "resources/feature-refresh-job.yml",
+        "notebooks/feature_refresh.py",
+    ),
+    "include_monitoring": (
+        "resources/monitoring-job.yml",
+        "notebooks/monitor.py",
+    ),
+    "include_serving": ("resources/serving-endpoint.yml",),
+}
+
+
+# Tool caches that a template developer's tools may leave inside the template folder.
+TOOL_CACHES = (".ruff_cache", ".pytest_cache", ".mypy_cache", "__pycache__")
+
+
+def remove_tool_caches(project: Path) -> None:
+    for name in TOOL_CACHES:
+        for path in sorted(project.rglob(name), reverse=True):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def paths_to_remove(context: dict[str, str]) -> list[str]:
+    """Relative paths of everything that belongs to an unselected option."""
+    return [
+        path.replace("{package}", context["package_name"])
+        for option, paths in OPTION_PATHS.items()
+        if context[option] == "no"
+        for path in paths
+    ]
+
+
+def remove(project: Path, relative_paths: list[str]) -> list[str]:
+    """Delete the paths and the folders they leave empty; return the paths that were missing."""
+    missing = []
+    for relative in relative_paths:
+        path = project / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            missing.append(relative)
+            continue
+        parent = path.parent
+        while parent != project and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    return missing
+
+
+def main() -> int:
+    context = json.loads(r'''{{ cookiecutter | tojson }}''')  # fmt: skip
+    project = Path.cwd()
+    remove_tool_caches(project)
+    missing = remove(project, paths_to_remove(context))
+    if missing:
+        print(
+            "ERROR: hooks/post_gen_project.py lists paths the template does not generate "
+            f"(update OPTION_PATHS): {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

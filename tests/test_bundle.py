@@ -1,0 +1,228 @@
+"""Offline validation of the generated bundle, and proof that the validator catches mistakes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from bundle_checks import check_bundle
+from conftest import COMBINATIONS, Renderings
+
+# Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
+BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
+    "jobs": {
+        "training_job": ["train", "validate", "deploy"],
+        "batch_inference_job": ["score"],
+        "rollback_job": ["rollback"],
+    },
+    "experiments": {"experiment": []},
+    "registered_models": {"model": []},
+}
+OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
+    "include_feature_store": {"jobs": {"feature_refresh_job": ["refresh_features"]}},
+    "include_monitoring": {"jobs": {"monitoring_job": ["monitor", "check_retrain", "retrain"]}},
+    "include_serving": {"model_serving_endpoints": {"serving_endpoint": []}},
+}
+ALL_YES = next(c for c in COMBINATIONS if all(c[o] == "yes" for o in OPTION_RESOURCES))
+
+
+def expected_resources(options: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    expected = {kind: dict(items) for kind, items in BASE_RESOURCES.items()}
+    for option, resources in OPTION_RESOURCES.items():
+        if options[option] == "yes":
+            for kind, items in resources.items():
+                expected.setdefault(kind, {}).update(items)
+    return expected
+
+
+def defined_resources(project: Path) -> dict[str, dict[str, list[str]]]:
+    found: dict[str, dict[str, list[str]]] = {}
+    for path in [project / "databricks.yml", *sorted((project / "resources").glob("*.yml"))]:
+        document = yaml.safe_load(path.read_text()) or {}
+        for kind, items in (document.get("resources") or {}).items():
+            for key, body in (items or {}).items():
+                tasks = [task["task_key"] for task in (body or {}).get("tasks") or []]
+                found.setdefault(kind, {})[key] = tasks
+    return found
+
+
+def test_bundle_validates_offline(rendered: tuple[dict[str, str], Path]) -> None:
+    """Typed models per target, references, paths, task graphs and policies all pass."""
+    _, project = rendered
+    assert check_bundle(project) == []
+
+
+def test_resources_match_the_contract(rendered: tuple[dict[str, str], Path]) -> None:
+    """Exactly the jobs (with their tasks, in order) and artifacts the options call for."""
+    options, project = rendered
+    assert defined_resources(project) == expected_resources(options)
+
+
+# --- the validator catches each kind of mistake ---------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def task(document: dict[str, Any], job: str, key: str) -> dict[str, Any]:
+    tasks = document["resources"]["jobs"][job]["tasks"]
+    return next(t for t in tasks if t["task_key"] == key)
+
+
+def set_in(path: list[Any], value: Any) -> Mutation:
+    def mutate(document: dict[str, Any]) -> None:
+        node = document
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+
+    return mutate
+
+
+TRAIN = "resources/training-job.yml"
+JOB = ["resources", "jobs", "training_job"]
+
+# id -> (file, mutation, text expected in one of the errors)
+CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
+    "misspelled-key": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train")["notebook_task"].update(base_parameter={}),
+        "Unexpected field 'base_parameter'",
+    ),
+    "misspelled-job-key": (TRAIN, set_in([*JOB, "timeout_second"], 60), "'timeout_second'"),
+    "wrong-type-int": (TRAIN, set_in([*JOB, "timeout_seconds"], "one hour"), "invalid literal"),
+    "wrong-type-coerced": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train").update(max_retries=1.5),
+        "wrong type",
+    ),
+    "wrong-type-list": (TRAIN, set_in([*JOB, "description"], ["a", "b"]), "wrong type"),
+    "bad-enum-via-variable": (
+        "databricks.yml",
+        set_in(["variables", "schedule_pause_status", "default"], "Paused"),
+        "is not a valid PauseStatus",
+    ),
+    "bad-key-in-complex-variable": (
+        "databricks.yml",
+        lambda d: d["variables"]["job_cluster"]["default"].update(num_worker=1),
+        "Unexpected field 'num_worker'",
+    ),
+    "dangling-depends-on": (
+        TRAIN,
+        set_in([*JOB, "tasks", 2, "depends_on"], [{"task_key": "validat"}]),
+        "depends_on unknown task 'validat'",
+    ),
+    "depends-on-cycle": (
+        TRAIN,
+        set_in([*JOB, "tasks", 0, "depends_on"], [{"task_key": "deploy"}]),
+        "depends_on cycle",
+    ),
+    "task-value-not-upstream": (
+        TRAIN,
+        lambda d: task(d, "training_job", "deploy").pop("depends_on"),
+        "reads task values of 'train', not upstream",
+    ),
+    "undeclared-variable": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train")["notebook_task"]["base_parameters"].update(
+            catalog="${var.catalgo}"
+        ),
+        "undeclared variable ${var.catalgo}",
+    ),
+    "missing-notebook": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train")["notebook_task"].update(
+            notebook_path="../notebooks/trian.py"
+        ),
+        "'../notebooks/trian.py' does not exist",
+    ),
+    "dangling-resource-reference": (
+        "resources/monitoring-job.yml",
+        lambda d: task(d, "monitoring_job", "retrain")["run_job_task"].update(
+            job_id="${resources.jobs.training.id}"
+        ),
+        "reference to undefined ${resources.jobs.training.id}",
+    ),
+    "unpaused-outside-prod": (
+        "resources/batch-inference-job.yml",
+        set_in(
+            ["resources", "jobs", "batch_inference_job", "schedule", "pause_status"], "UNPAUSED"
+        ),
+        "targets.staging: jobs.batch_inference_job.schedule is UNPAUSED",
+    ),
+    "no-timeout": (
+        TRAIN,
+        lambda d: d["resources"]["jobs"]["training_job"].pop("timeout_seconds"),
+        "timeout_seconds is not set",
+    ),
+    "no-failure-notification": (
+        TRAIN,
+        lambda d: d["resources"]["jobs"]["training_job"].pop("email_notifications"),
+        "no failure notification",
+    ),
+    "override-of-unknown-resource": (
+        "databricks.yml",
+        lambda d: d["targets"]["prod"]["resources"].update(registered_models={"modle": {}}),
+        "overrides unknown registered_models.modle",
+    ),
+    "prod-without-service-principal": (
+        "databricks.yml",
+        lambda d: d["targets"]["prod"].pop("run_as"),
+        "targets.prod: run_as must be a service principal",
+    ),
+    "target-without-catalog": (
+        "databricks.yml",
+        lambda d: d["targets"]["test"]["variables"].pop("catalog"),
+        "targets.test: does not set its own catalog",
+    ),
+    "configured-name-in-prefixed-target": (
+        "resources/rollback-job.yml",
+        lambda d: task(d, "rollback_job", "rollback")["notebook_task"]["base_parameters"].update(
+            model_name="${var.catalog}.${var.schema}.${var.model_name}"
+        ),
+        "targets.dev: registered_models.model is deployed under a prefixed name",
+    ),
+    "bad-serving-permission-level": (
+        "resources/serving-endpoint.yml",
+        lambda d: d["resources"]["model_serving_endpoints"]["serving_endpoint"]["permissions"][
+            0
+        ].update(level="CAN_QUERRY"),
+        "CAN_QUERRY",
+    ),
+    "bad-target-permission": (
+        "databricks.yml",
+        lambda d: d["targets"]["prod"]["permissions"].append({"level": "CAN_QUERY"}),
+        "targets.prod.permissions[1]: needs a level",
+    ),
+    "include-matches-nothing": (
+        "databricks.yml",
+        lambda d: d["include"].append("jobs/*.yml"),
+        "include 'jobs/*.yml' matches no file",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def pristine(renderings: Renderings) -> tuple[Path, list[str]]:
+    """The rendering with every option on (copied, never modified) and its own errors."""
+    project = renderings.get(ALL_YES)
+    return project, check_bundle(project)
+
+
+@pytest.mark.parametrize(("file", "mutate", "expected"), CORRUPTIONS.values(), ids=CORRUPTIONS)
+def test_validator_catches(
+    file: str, mutate: Mutation, expected: str, pristine: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """The corruption produces a new error with the expected text."""
+    source, before = pristine
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    path = project / file
+    document = yaml.safe_load(path.read_text())
+    mutate(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    new_errors = set(check_bundle(project)) - set(before)
+    assert any(expected in error for error in new_errors), new_errors

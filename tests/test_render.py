@@ -1,0 +1,220 @@
+"""Every option combination renders exactly the expected files, all of them clean."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import load_hook
+
+POST = load_hook("post_gen_project")
+
+PACKAGE = "taxi_fare_regression"  # the default package name; {package} below
+
+# Files generated whatever the options ({package}: the package directory).
+BASE_FILES: tuple[str, ...] = (
+    ".github/workflows/ci.yml",
+    ".github/workflows/deploy-prod.yml",
+    ".github/workflows/deploy-staging.yml",
+    ".gitignore",
+    "README.md",
+    "constraints.txt",
+    "databricks.yml",
+    "docs/ci-cd.md",
+    "pyproject.toml",
+    "notebooks/batch_inference.py",
+    "notebooks/deploy.py",
+    "notebooks/rollback.py",
+    "notebooks/train.py",
+    "notebooks/validate.py",
+    "resources/batch-inference-job.yml",
+    "resources/ml-artifacts.yml",
+    "resources/rollback-job.yml",
+    "resources/training-job.yml",
+    "src/{package}/__main__.py",
+    "src/{package}/cli.py",
+    "src/{package}/data/__init__.py",
+    "src/{package}/data/sample.py",
+    "src/{package}/deployment/__init__.py",
+    "src/{package}/deployment/promote.py",
+    "src/{package}/features/__init__.py",
+    "src/{package}/features/contract.py",
+    "src/{package}/features/inline.py",
+    "src/{package}/features/lookups.py",
+    "src/{package}/features/point_in_time.py",
+    "src/{package}/features/refresh.py",
+    "src/{package}/features/transforms.py",
+    "src/{package}/inference/__init__.py",
+    "src/{package}/inference/batch.py",
+    "src/{package}/monitoring/__init__.py",
+    "src/{package}/monitoring/drift.py",
+    "src/{package}/monitoring/monitor.py",
+    "src/{package}/names.py",
+    "src/{package}/platform/__init__.py",
+    "src/{package}/platform/base.py",
+    "src/{package}/platform/databricks.py",
+    "src/{package}/platform/delta_store.py",
+    "src/{package}/platform/local.py",
+    "src/{package}/platform/local_features.py",
+    "src/{package}/registry.py",
+    "src/{package}/runner/__init__.py",
+    "src/{package}/runner/bundle.py",
+    "src/{package}/runner/conditions.py",
+    "src/{package}/runner/dbutils.py",
+    "src/{package}/runner/demo.py",
+    "src/{package}/runner/dynamic.py",
+    "src/{package}/runner/engine.py",
+    "src/{package}/runner/errors.py",
+    "src/{package}/runner/results.py",
+    "src/{package}/runner/spark.py",
+    "src/{package}/training/__init__.py",
+    "src/{package}/training/dataset.py",
+    "src/{package}/training/feature_store_dataset.py",
+    "src/{package}/training/model.py",
+    "src/{package}/training/train.py",
+    "src/{package}/validation/__init__.py",
+    "src/{package}/validation/gate.py",
+    "src/{package}/validation/validate.py",
+    "tests/__init__.py",
+    "tests/bundles.py",
+    "tests/conftest.py",
+    "tests/test_platform_databricks.py",
+    "tests/test_platform_local.py",
+    "tests/test_runner_bundle.py",
+    "tests/test_runner_engine.py",
+    "tests/test_runner_units.py",
+)
+# Files generated only when the option is "yes".
+OPTION_FILES: dict[str, tuple[str, ...]] = {
+    "include_feature_store": (
+        "resources/feature-refresh-job.yml",
+        "notebooks/feature_refresh.py",
+    ),
+    "include_monitoring": (
+        "resources/monitoring-job.yml",
+        "notebooks/monitor.py",
+    ),
+    "include_serving": ("resources/serving-endpoint.yml",),
+}
+# What must not be mentioned in the bundle or the workflows once an option is off.
+OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
+    "include_feature_store": ("feature-refresh-job", "feature_refresh", "refresh_features"),
+    "include_monitoring": ("monitoring-job", "monitoring_job", "monitor.py", "retrain"),
+    "include_serving": ("serving-endpoint", "serving_endpoint:", "model_serving_endpoints"),
+}
+
+# Output that looks like Jinja but is meant to be there: GitHub expressions, Databricks dynamic
+# value references, and shell ${#var}.
+ALLOWED_BRACES = re.compile(
+    r"\$\{\{[^\n{}]*\}\}"
+    r"|\{\{\s*(?:tasks\.[\w-]+\.values\.\w+|job\.parameters\.[\w-]+"
+    r"|job\.(?:id|run_id|name|repair_count|start_time\.\w+|trigger\.\w+)"
+    r"|task\.(?:name|run_id|execution_count|notebook_path)|workspace\.(?:id|url))\s*\}\}"
+    r"|\$\{#"
+)
+JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def expected_files(options: dict[str, str]) -> set[str]:
+    files = set(BASE_FILES)
+    for option, paths in OPTION_FILES.items():
+        if options[option] == "yes":
+            files.update(paths)
+    return {path.replace("{package}", PACKAGE) for path in files}
+
+
+def generated_files(project: Path) -> list[Path]:
+    return sorted(path for path in project.rglob("*") if path.is_file())
+
+
+def test_exact_file_set(rendered: tuple[dict[str, str], Path]) -> None:
+    """No file missing, none extra, no empty folder."""
+    options, project = rendered
+    actual = {path.relative_to(project).as_posix() for path in generated_files(project)}
+    expected = expected_files(options)
+    assert sorted(expected - actual) == [], "missing"
+    assert sorted(actual - expected) == [], "unexpected"
+    empty = [p for p in project.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    assert empty == []
+
+
+def test_no_leftover_jinja(rendered: tuple[dict[str, str], Path]) -> None:
+    _, project = rendered
+    leftovers = []
+    for path in generated_files(project):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            rest = ALLOWED_BRACES.sub("", line)
+            if any(marker in rest for marker in JINJA_MARKERS):
+                leftovers.append(f"{path.relative_to(project)}:{number}: {line.strip()}")
+    assert leftovers == []
+
+
+def test_yaml_parses(rendered: tuple[dict[str, str], Path]) -> None:
+    _, project = rendered
+    paths = [p for p in generated_files(project) if p.suffix in {".yml", ".yaml"}]
+    assert paths
+    for path in paths:
+        assert isinstance(yaml.safe_load(path.read_text()), dict), path
+
+
+def test_no_reference_to_removed_parts(rendered: tuple[dict[str, str], Path]) -> None:
+    """The bundle and the workflows do not mention a job, file or task that was removed."""
+    options, project = rendered
+    texts = {
+        path.relative_to(project).as_posix(): path.read_text()
+        for path in generated_files(project)
+        if path.suffix in {".yml", ".yaml"}
+    }
+    dangling = [
+        f"{name}: {needle}"
+        for option, needles in OPTION_REFERENCES.items()
+        if options[option] == "no"
+        for needle in needles
+        for name, text in texts.items()
+        if needle in text
+    ]
+    assert dangling == []
+
+
+def run_ruff(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ruff of this interpreter, with the generated project's own configuration."""
+    ruff = Path(sys.executable).parent / "ruff"
+    return subprocess.run(
+        [str(ruff), *args, "--no-cache", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_python_compiles_and_passes_ruff_check(rendered: tuple[dict[str, str], Path]) -> None:
+    _, project = rendered
+    sources = [p for p in generated_files(project) if p.suffix == ".py"]
+    assert sources
+    for path in sources:
+        compile(path.read_text(), str(path), "exec")
+    result = run_ruff(project, "check", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_ruff_formatted(rendered: tuple[dict[str, str], Path]) -> None:
+    """Jinja conditions leave no stray blank lines or indentation behind."""
+    _, project = rendered
+    result = run_ruff(project, "format", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("option", sorted(OPTION_FILES))
+def test_tables_agree_with_the_hook(option: str) -> None:
+    """Every path the post-generation hook removes is an option file of this module."""
+    removed = {path.replace("{package}", PACKAGE) for path in POST.OPTION_PATHS[option]}
+    listed = {path.replace("{package}", PACKAGE) for path in OPTION_FILES[option]}
+    orphans = {
+        path for path in removed if not any(f == path or f.startswith(f"{path}/") for f in listed)
+    }
+    assert orphans == set()
