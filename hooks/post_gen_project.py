@@ -25,10 +25,17 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "include_feature_store": (
         "resources/feature-refresh-job.yml",
         "notebooks/feature_refresh.py",
+        "src/{package}/features/lookups.py",
+        "src/{package}/features/refresh.py",
+        "src/{package}/training/feature_store_dataset.py",
+        "tests/test_feature_store.py",
     ),
     "include_monitoring": (
         "resources/monitoring-job.yml",
         "notebooks/monitor.py",
+        "src/{package}/monitoring",
+        "tests/test_drift.py",
+        "tests/test_monitoring.py",
     ),
     "include_serving": ("resources/serving-endpoint.yml",),
 }

@@ -1,0 +1,131 @@
+"""Command line for local runs: ``run``, ``jobs``, ``generate-data``, ``rollback``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .platform.local import find_project_root, generate_sample, state_dir, write_local_source
+from .runner import RunnerError, load_bundle, run_job
+
+
+def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--{what} expects key=value, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}",
+        description="Run the jobs of this Databricks Asset Bundle locally, from its own YAML.",
+    )
+    parser.add_argument(
+        "--project-dir", type=Path, default=None, help="bundle root (default: found from here)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_target(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--target", "-t", default=None, help="bundle target (default: the bundle's default)"
+        )
+        p.add_argument(
+            "--var", action="append", metavar="NAME=VALUE", help="override a bundle variable"
+        )
+        return p
+
+    run = with_target(sub.add_parser("run", help="run one job of the bundle locally"))
+    run.add_argument("job_key")
+    run.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="job parameter")
+    with_target(sub.add_parser("jobs", help="list the bundle's jobs"))
+    data = with_target(sub.add_parser("generate-data", help="write or append the synthetic trips"))
+    data.add_argument(
+        "--start", help="first pickup day, ISO (default: 2016-01-01, drift: 2016-03-01)"
+    )
+    data.add_argument(
+        "--end", help="last pickup day, inclusive (default: 2016-02-29, drift: 2016-03-31)"
+    )
+    data.add_argument("--rows", type=int, help="number of trips (default: 20000, drift: 8000)")
+    data.add_argument("--seed", type=int, help="random seed (default: 42, drift: 43)")
+    data.add_argument(
+        "--drift", action="store_true", help="shift the distributions (for monitoring)"
+    )
+    data.add_argument("--overwrite", action="store_true", help="replace instead of append")
+    with_target(sub.add_parser("rollback", help="run rollback_job (champion <- previous champion)"))
+    demo = with_target(
+        sub.add_parser("demo", help="train, score, drift, monitor and retrain end to end")
+    )
+    demo.add_argument(
+        "--keep-state", action="store_true", help="do not reset the local state first"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (1: a job failed, 2: bad bundle or arguments)."""
+    args = _parser().parse_args(argv)
+    root = (args.project_dir or find_project_root()).resolve()
+    # Notebooks build their own LocalPlatform: make them use this project's state.
+    os.environ["LOCAL_STATE_DIR"] = str(state_dir(root))
+    variables = _pairs(args.var, "var")
+    try:
+        if args.command == "jobs":
+            return _list_jobs(root, args.target, variables)
+        if args.command == "generate-data":
+            return _generate(root, args, variables)
+        if args.command == "demo":
+            from .runner.demo import run_demo
+
+            return run_demo(root, args.target, variables, reset=not args.keep_state)
+        job_key = "rollback_job" if args.command == "rollback" else args.job_key
+        params = _pairs(getattr(args, "param", None), "param")
+        result = run_job(root, job_key, args.target, params, variables=variables)
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not result.success:
+        failure = result.root_failure()
+        print(
+            f"job {job_key} FAILED at task {failure.task_key if failure else '?'}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _list_jobs(root: Path, target: str | None, variables: dict[str, str]) -> int:
+    bundle = load_bundle(root, target, variables)
+    print(f"bundle {bundle.name}, target {bundle.target}")
+    for key in bundle.job_keys:
+        job = bundle.job(key)
+        tasks = ", ".join(t.get("task_key", "?") for t in job.get("tasks") or [])
+        params = ", ".join(
+            f"{p['name']}={p.get('default', '')!r}" for p in job.get("parameters") or []
+        )
+        print(f"  {key}: tasks [{tasks}]" + (f" params [{params}]" if params else ""))
+    return 0
+
+
+def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
+    bundle = load_bundle(root, args.target, variables)
+    path = str(bundle.variables.get("input_path", ""))
+    if not path:
+        raise RunnerError("the bundle has no input_path variable")
+    from .data import sample
+
+    start = args.start or (sample.DRIFT_START if args.drift else sample.DEFAULT_START)
+    end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)
+    rows = args.rows or (sample.DRIFT_ROWS if args.drift else sample.DEFAULT_ROWS)
+    seed = args.seed if args.seed is not None else sample.DEFAULT_SEED + int(args.drift)
+    pdf = generate_sample(start, end, rows, seed, drift=args.drift)
+    target = write_local_source(
+        state_dir(root), path, pdf, "overwrite" if args.overwrite else "append"
+    )
+    verb = "wrote" if args.overwrite else "appended"
+    print(f"{verb} {len(pdf)} trips ({start} .. {end}, drift={args.drift}) to {target}")
+    return 0

@@ -1,0 +1,1 @@
+"""Input data: the seeded sample generator."""

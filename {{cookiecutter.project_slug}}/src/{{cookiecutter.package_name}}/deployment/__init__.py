@@ -1,0 +1,1 @@
+"""Deployment: promote the challenger to champion, roll back to the previous champion."""

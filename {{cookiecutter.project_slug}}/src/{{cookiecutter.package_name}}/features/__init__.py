@@ -1,0 +1,1 @@
+"""Feature engineering: trip features, windowed zip features, contracts, point-in-time joins."""

@@ -1,0 +1,1 @@
+"""Batch inference with the champion model."""

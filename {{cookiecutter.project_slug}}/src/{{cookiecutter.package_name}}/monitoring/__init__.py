@@ -1,0 +1,1 @@
+"""Drift and performance monitoring of the inference log against the training baseline."""

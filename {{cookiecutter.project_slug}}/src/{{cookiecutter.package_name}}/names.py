@@ -1,0 +1,54 @@
+"""Names shared by every job: columns, tables and model aliases (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+# Raw trips
+PICKUP_TS = "tpep_pickup_datetime"
+DROPOFF_TS = "tpep_dropoff_datetime"
+PICKUP_ZIP = "pickup_zip"
+DROPOFF_ZIP = "dropoff_zip"
+LABEL = "fare_amount"
+KEY_COLUMNS = [PICKUP_ZIP, DROPOFF_ZIP, PICKUP_TS, DROPOFF_TS]
+
+# Model features: computed from the trip itself, then looked up per pickup and dropoff zip
+TRIP_FEATURES = ["trip_distance", "trip_duration_min", "pickup_hour", "pickup_weekday"]
+PICKUP_FEATURES = ["pickup_trip_count", "pickup_mean_fare", "pickup_mean_distance"]
+DROPOFF_FEATURES = ["dropoff_trip_count", "dropoff_mean_fare"]
+FEATURE_COLUMNS = [*TRIP_FEATURES, *PICKUP_FEATURES, *DROPOFF_FEATURES]
+PREDICTION = "prediction"
+
+# Feature tables: primary key + timestamp key (end of the aggregation window)
+PICKUP_FEATURE_TS = "pickup_window_end"
+DROPOFF_FEATURE_TS = "dropoff_window_end"
+
+# Tables in <catalog>.<schema>
+PICKUP_FEATURES_TABLE = "pickup_features"
+DROPOFF_FEATURES_TABLE = "dropoff_features"
+VALIDATION_RESULTS_TABLE = "validation_results"
+INFERENCE_LOG_TABLE = "inference_log"
+TRAINING_BASELINE_TABLE = "training_baseline"
+DRIFT_METRICS_TABLE = "drift_metrics"
+
+# Registered model aliases
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+PREVIOUS_CHAMPION = "previous_champion"
+
+
+def table(catalog: str, schema: str, name: str) -> str:
+    """The three-part name ``catalog.schema.name``."""
+    if not catalog or not schema:
+        raise ValueError(f"catalog and schema are required for table {name!r}")
+    return f"{catalog}.{schema}.{name}"
+
+
+# Model version tags set by training and required by the validation gate
+TAG_RUN_ID = "training_run_id"
+TAG_WINDOW = "training_window"
+TAG_FEATURE_SOURCE = "feature_source"
+REQUIRED_VERSION_TAGS = (TAG_RUN_ID, TAG_WINDOW, TAG_FEATURE_SOURCE)
+FEATURE_SOURCE_STORE = "feature_store"
+FEATURE_SOURCE_INLINE = "inline"
+
+# Raw trips on Databricks (the jobs pass the bundle variable ``input_path``)
+DEFAULT_INPUT_PATH = "/databricks-datasets/nyctaxi-with-zipcodes/subsampled"

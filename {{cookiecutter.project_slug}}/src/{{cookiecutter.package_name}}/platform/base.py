@@ -1,0 +1,136 @@
+"""The platform seam: everything that differs between a laptop and a Databricks workspace."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from mlflow import MlflowClient
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class FeatureLookupSpec:
+    """A feature-table lookup: join ``table_name`` on ``lookup_key`` as of a timestamp column."""
+
+    table_name: str
+    lookup_key: list[str]
+    timestamp_lookup_key: str
+    feature_names: list[str] | None = None
+    rename_outputs: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version created by :meth:`Platform.log_model`."""
+
+    model_uri: str
+    version: str
+
+
+class TrainingSetHandle(Protocol):
+    """A training set built from feature lookups (feature-joined on ``load_df``)."""
+
+    def load_df(self) -> DataFrame: ...
+
+
+class Platform(ABC):
+    """Tables, feature store, MLflow, widgets and task values, local or on Databricks."""
+
+    spark: SparkSession
+
+    # --- tables ---------------------------------------------------------------------------
+    @abstractmethod
+    def read_table(self, name: str) -> DataFrame:
+        """Read the table ``catalog.schema.table``."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool:
+        """Whether the table ``catalog.schema.table`` exists."""
+
+    @abstractmethod
+    def write_table(self, df: DataFrame, name: str, mode: str = "append") -> None:
+        """Write ``df`` with ``mode`` ``append`` or ``overwrite`` (creating the table if needed)."""
+
+    @abstractmethod
+    def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        """Upsert ``df`` into the table on ``keys``, creating it if missing."""
+
+    @abstractmethod
+    def read_source(self, path: str) -> DataFrame:
+        """Read the raw input data set at ``path``."""
+
+    # --- feature store --------------------------------------------------------------------
+    @abstractmethod
+    def write_feature_table(
+        self,
+        df: DataFrame,
+        name: str,
+        primary_keys: list[str],
+        timestamp_key: str,
+        description: str,
+    ) -> None:
+        """Create the feature table if needed and merge ``df`` into it."""
+
+    @abstractmethod
+    def create_training_set(
+        self,
+        df: DataFrame,
+        lookups: list[FeatureLookupSpec],
+        label: str,
+        exclude_columns: list[str],
+    ) -> TrainingSetHandle:
+        """Join point-in-time features onto ``df`` (lazily, see ``load_df``)."""
+
+    # --- MLflow ---------------------------------------------------------------------------
+    @abstractmethod
+    def log_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        registered_model_name: str,
+        training_set: TrainingSetHandle | None,
+        signature: Any,
+        input_example: Any,
+        pip_requirements: list[str],
+    ) -> RegisteredVersion:
+        """Log an sklearn model in the active run and register it as a new version."""
+
+    @abstractmethod
+    def score_batch(self, model_uri: str, df: DataFrame) -> DataFrame:
+        """Add a ``prediction`` column; feature-store models look their features up first."""
+
+    @abstractmethod
+    def load_model_for_evaluation(self, model_uri: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        """A predict function for an already feature-joined pandas frame."""
+
+    @abstractmethod
+    def mlflow_client(self) -> MlflowClient:
+        """An MLflow client bound to this platform's tracking server and registry."""
+
+    @abstractmethod
+    def set_experiment(self, name: str) -> None:
+        """Make ``name`` the active MLflow experiment (creating it if needed)."""
+
+    # --- job plumbing ---------------------------------------------------------------------
+    @abstractmethod
+    def get_param(self, name: str, default: str = "") -> str:
+        """Declare a text widget with ``default`` and return its value."""
+
+    @abstractmethod
+    def set_task_value(self, key: str, value: Any) -> None:
+        """Publish a task value for downstream tasks."""
+
+    @abstractmethod
+    def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
+        """Read a task value set by ``task_key`` in the same job run."""
+
+    @abstractmethod
+    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
+        """Point the serving endpoint at ``model_name`` version ``version``."""

@@ -1,0 +1,272 @@
+"""Databricks implementation: Unity Catalog tables, Feature Engineering, UC model registry."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+
+from .base import FeatureLookupSpec, Platform, RegisteredVersion, TrainingSetHandle
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+UC_REGISTRY = "databricks-uc"
+FE_LOADER_MODULE = "databricks.feature_store.mlflow_model"
+FE_RAW_MODEL_DIR = "data/feature_store/raw_model"
+
+
+def _quote(name: str) -> str:
+    """Backtick-quote each part of a (multi-part) identifier."""
+    return ".".join(f"`{part.strip('`')}`" for part in name.split("."))
+
+
+class DatabricksPlatform(Platform):
+    """Runs on a Databricks cluster. Clients can be injected (tests) or are created lazily."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        dbutils: Any,
+        *,
+        fe_client: Any = None,
+        mlflow_client: MlflowClient | None = None,
+        workspace_client: Any = None,
+    ) -> None:
+        self.spark = spark
+        self.dbutils = dbutils
+        self._fe = fe_client
+        self._mlflow = mlflow_client
+        self._workspace = workspace_client
+        mlflow.set_registry_uri(UC_REGISTRY)
+
+    @property
+    def fe(self) -> Any:
+        """The ``FeatureEngineeringClient`` (created on first use)."""
+        if self._fe is None:
+            from databricks.feature_engineering import FeatureEngineeringClient
+
+            self._fe = FeatureEngineeringClient()
+        return self._fe
+
+    @property
+    def workspace(self) -> Any:
+        """The ``databricks.sdk.WorkspaceClient`` (created on first use)."""
+        if self._workspace is None:
+            from databricks.sdk import WorkspaceClient
+
+            self._workspace = WorkspaceClient()
+        return self._workspace
+
+    # --- tables ---------------------------------------------------------------------------
+    def read_table(self, name: str) -> DataFrame:
+        return self.spark.table(name)
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.spark.catalog.tableExists(name))
+
+    def write_table(self, df: DataFrame, name: str, mode: str = "append") -> None:
+        if mode not in ("append", "overwrite"):
+            raise ValueError(f"mode must be 'append' or 'overwrite', got {mode!r}")
+        schema_option = "overwriteSchema" if mode == "overwrite" else "mergeSchema"
+        df.write.format("delta").mode(mode).option(schema_option, "true").saveAsTable(name)
+
+    def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("merge needs at least one key column")
+        if not self.table_exists(name):
+            self.write_table(df, name, "overwrite")
+            return
+        view = f"merge_source_{uuid.uuid4().hex}"
+        df.dropDuplicates(list(keys)).createOrReplaceTempView(view)
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        try:
+            self.spark.sql(
+                f"MERGE WITH SCHEMA EVOLUTION INTO {_quote(name)} AS t "
+                f"USING {view} AS s ON {condition} "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            )
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def read_source(self, path: str) -> DataFrame:
+        return self.spark.read.format("delta").load(path)
+
+    # --- feature store --------------------------------------------------------------------
+    def write_feature_table(
+        self,
+        df: DataFrame,
+        name: str,
+        primary_keys: list[str],
+        timestamp_key: str,
+        description: str,
+    ) -> None:
+        keys = (
+            [*primary_keys, timestamp_key]
+            if timestamp_key not in primary_keys
+            else list(primary_keys)
+        )
+        if not self.table_exists(name):
+            self.fe.create_table(
+                name=name,
+                primary_keys=keys,
+                timeseries_column=timestamp_key,
+                schema=df.schema,
+                description=description,
+            )
+        self.fe.write_table(name=name, df=df, mode="merge")
+
+    def create_training_set(
+        self,
+        df: DataFrame,
+        lookups: list[FeatureLookupSpec],
+        label: str,
+        exclude_columns: list[str],
+    ) -> TrainingSetHandle:
+        from databricks.feature_engineering import FeatureLookup
+
+        feature_lookups = [
+            FeatureLookup(
+                table_name=lk.table_name,
+                lookup_key=list(lk.lookup_key),
+                feature_names=lk.feature_names,
+                rename_outputs=lk.rename_outputs,
+                timestamp_lookup_key=lk.timestamp_lookup_key,
+            )
+            for lk in lookups
+        ]
+        return self.fe.create_training_set(
+            df=df,
+            feature_lookups=feature_lookups,
+            label=label,
+            exclude_columns=list(exclude_columns),
+        )
+
+    # --- MLflow ---------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        registered_model_name: str,
+        training_set: TrainingSetHandle | None,
+        signature: Any,
+        input_example: Any,
+        pip_requirements: list[str],
+    ) -> RegisteredVersion:
+        if training_set is None:
+            info = mlflow.sklearn.log_model(
+                model,
+                name=name,
+                registered_model_name=registered_model_name,
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=pip_requirements,
+            )
+        else:
+            # Feature-store models infer their signature from the training set's features.
+            info = self.fe.log_model(
+                model=model,
+                artifact_path=name,
+                flavor=mlflow.sklearn,
+                training_set=training_set,
+                registered_model_name=registered_model_name,
+                infer_input_example=True,
+                extra_pip_requirements=pip_requirements,
+            )
+        version = getattr(info, "registered_model_version", None) or self._latest_version(
+            registered_model_name
+        )
+        return RegisteredVersion(
+            model_uri=f"models:/{registered_model_name}/{version}", version=str(version)
+        )
+
+    def _latest_version(self, model_name: str) -> str:
+        """The newest version of ``model_name`` from the active run (FE registers separately)."""
+        versions = self.mlflow_client().search_model_versions(f"name = '{model_name}'")
+        run = mlflow.active_run()
+        mine = [v for v in versions if run is not None and v.run_id == run.info.run_id]
+        if not (mine or versions):
+            raise LookupError(f"no versions registered for {model_name}")
+        return str(max(int(v.version) for v in mine or versions))
+
+    def _is_feature_store_model(self, model_uri: str) -> bool:
+        flavors = mlflow.models.get_model_info(model_uri).flavors
+        return flavors.get("python_function", {}).get("loader_module") == FE_LOADER_MODULE
+
+    def score_batch(self, model_uri: str, df: DataFrame) -> DataFrame:
+        if self._is_feature_store_model(model_uri):
+            return self.fe.score_batch(model_uri=model_uri, df=df, result_type="double")
+        from pyspark.sql import functions as sf
+
+        predict = mlflow.pyfunc.spark_udf(
+            self.spark, model_uri, env_manager="local", result_type="double"
+        )
+        info = mlflow.models.get_model_info(model_uri)
+        columns = (
+            info.signature.inputs.input_names()
+            if info.signature and info.signature.inputs
+            else df.columns
+        )
+        return df.withColumn("prediction", predict(sf.struct(*[sf.col(c) for c in columns])))
+
+    def load_model_for_evaluation(self, model_uri: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        if self._is_feature_store_model(model_uri):
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=model_uri, dst_path=tempfile.mkdtemp()
+            )
+            model = mlflow.pyfunc.load_model(str(Path(local) / FE_RAW_MODEL_DIR))
+        else:
+            model = mlflow.pyfunc.load_model(model_uri)
+
+        def predict(pdf: pd.DataFrame) -> np.ndarray:
+            return np.asarray(model.predict(pdf), dtype=float).reshape(-1)
+
+        return predict
+
+    def mlflow_client(self) -> MlflowClient:
+        if self._mlflow is None:
+            self._mlflow = MlflowClient(registry_uri=UC_REGISTRY)
+        return self._mlflow
+
+    def set_experiment(self, name: str) -> None:
+        mlflow.set_experiment(name)
+
+    # --- job plumbing ---------------------------------------------------------------------
+    def get_param(self, name: str, default: str = "") -> str:
+        self.dbutils.widgets.text(name, default)
+        return self.dbutils.widgets.get(name)
+
+    def set_task_value(self, key: str, value: Any) -> None:
+        self.dbutils.jobs.taskValues.set(key=key, value=value)
+
+    def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
+        return self.dbutils.jobs.taskValues.get(
+            taskKey=task_key, key=key, default=default, debugValue=default
+        )
+
+    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
+        from databricks.sdk.service.serving import ServedEntityInput
+
+        self.workspace.serving_endpoints.update_config(
+            name=endpoint_name,
+            served_entities=[
+                ServedEntityInput(
+                    entity_name=model_name,
+                    entity_version=str(version),
+                    workload_size="Small",
+                    scale_to_zero_enabled=True,
+                )
+            ],
+        )
+        log.info("serving endpoint %s now serves %s version %s", endpoint_name, model_name, version)

@@ -1,0 +1,322 @@
+"""Local implementation of the platform: delta-rs tables, SQLite MLflow, in-process Spark."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+import pyarrow as pa
+from mlflow import MlflowClient
+
+from .base import FeatureLookupSpec, Platform, RegisteredVersion, TrainingSetHandle
+from .delta_store import DeltaStore
+from .local_features import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+FEATURE_LOOKUPS_KEY = "feature_lookups"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder holding ``databricks.yml`` above this package (or the cwd)."""
+    for candidate in [
+        Path(start or __file__).resolve(),
+        *Path(start or __file__).resolve().parents,
+    ]:
+        if (candidate / "databricks.yml").is_file():
+            return candidate
+    for candidate in [Path.cwd(), *Path.cwd().parents]:
+        if (candidate / "databricks.yml").is_file():
+            return candidate
+    return Path.cwd()
+
+
+def state_dir(root: Path | None = None) -> Path:
+    """``$LOCAL_STATE_DIR`` or ``<project root>/.local``."""
+    configured = os.environ.get("LOCAL_STATE_DIR")
+    return Path(configured).resolve() if configured else (root or find_project_root()) / ".local"
+
+
+def configure_local_mlflow(state: Path) -> str:
+    """Point MLflow tracking and registry at ``<state>/mlflow.db``; return the URI."""
+    state.mkdir(parents=True, exist_ok=True)
+    database = state / "mlflow.db"
+    if not database.exists():
+        shutil.copyfile(_empty_mlflow_db(), database)
+        # The Default experiment must keep its artifacts under this state folder.
+        with closing(sqlite3.connect(database)) as conn, conn:
+            location = (state / "mlartifacts").as_uri()
+            conn.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", [location]
+            )
+    uri = f"sqlite:///{database}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+@functools.cache
+def _empty_mlflow_db() -> Path:
+    """A freshly migrated MLflow database, made once per process (migrations take seconds)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = Path(tempfile.mkdtemp(prefix="mlflow-empty-"))
+    store = SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri())
+    store.engine.dispose()
+    return folder / "mlflow.db"
+
+
+class LocalPlatform(Platform):
+    """Runs everything on this machine; state lives under :func:`state_dir`."""
+
+    def __init__(self, spark: SparkSession, dbutils: Any = None, state: Path | None = None) -> None:
+        if dbutils is None:
+            from ..runner.dbutils import LocalDbutils
+
+            dbutils = LocalDbutils()
+        self.spark = spark
+        self.dbutils = dbutils
+        self.state = (state or state_dir()).resolve()
+        self.store = DeltaStore(self.state / "warehouse")
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self.mlflow_uri = f"sqlite:///{self.state / 'mlflow.db'}"
+        mlflow.set_tracking_uri(self.mlflow_uri)
+        mlflow.set_registry_uri(self.mlflow_uri)
+        self._mlflow_ready = False
+
+    def _mlflow(self) -> str:
+        """Create the MLflow database on first use (it takes a few seconds)."""
+        if not self._mlflow_ready:
+            configure_local_mlflow(self.state)
+            self._mlflow_ready = True
+        return self.mlflow_uri
+
+    # --- tables ---------------------------------------------------------------------------
+    def _to_spark(self, data: pa.Table) -> DataFrame:
+        return self.spark.createDataFrame(data)
+
+    def read_table(self, name: str) -> DataFrame:
+        return self._to_spark(self.store.read_at(self.store.path(name)))
+
+    def table_exists(self, name: str) -> bool:
+        return self.store.exists(name)
+
+    def write_table(self, df: DataFrame, name: str, mode: str = "append") -> None:
+        self.store.write_at(self.store.path(name), df.toArrow(), mode)
+
+    def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        self.store.merge_at(self.store.path(name), df.toArrow(), list(keys))
+
+    def source_path(self, path: str) -> Path:
+        """Where the raw input ``path`` (e.g. ``/databricks-datasets/...``) lives locally."""
+        return local_source_path(self.state, path)
+
+    def read_source(self, path: str) -> DataFrame:
+        target = self.source_path(path)
+        if not self.store.exists_at(target):
+            log.info("no local data at %s: generating the sample", target)
+            self.write_source(path, generate_sample(), "overwrite")
+        return self._to_spark(self.store.read_at(target))
+
+    def write_source(self, path: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
+        """Write (or append) a pandas frame as the raw input at ``path``; return its folder."""
+        return write_local_source(self.state, path, pdf, mode)
+
+    # --- feature store --------------------------------------------------------------------
+    def write_feature_table(
+        self,
+        df: DataFrame,
+        name: str,
+        primary_keys: list[str],
+        timestamp_key: str,
+        description: str,
+    ) -> None:
+        keys = (
+            [*primary_keys, timestamp_key]
+            if timestamp_key not in primary_keys
+            else list(primary_keys)
+        )
+        self.merge_table(df, name, keys)
+        self.store.write_meta(
+            name,
+            {
+                "primary_keys": [k for k in primary_keys if k != timestamp_key],
+                "timestamp_key": timestamp_key,
+                "description": description,
+            },
+        )
+
+    def feature_table_meta(self, name: str) -> dict[str, Any]:
+        """Primary keys, timestamp key and description of a local feature table."""
+        return self.store.read_meta(name)
+
+    def create_training_set(
+        self,
+        df: DataFrame,
+        lookups: list[FeatureLookupSpec],
+        label: str,
+        exclude_columns: list[str],
+    ) -> TrainingSetHandle:
+        return LocalTrainingSet(self, df, list(lookups), label, list(exclude_columns))
+
+    # --- MLflow ---------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        registered_model_name: str,
+        training_set: TrainingSetHandle | None,
+        signature: Any,
+        input_example: Any,
+        pip_requirements: list[str],
+    ) -> RegisteredVersion:
+        self._mlflow()
+        metadata = None
+        if training_set is not None:
+            if not isinstance(training_set, LocalTrainingSet):
+                raise TypeError(
+                    "the local platform needs a training set from its own create_training_set"
+                )
+            metadata = {FEATURE_LOOKUPS_KEY: json.dumps(lookups_to_metadata(training_set))}
+            mlflow.log_dict(
+                {
+                    "lookups": [asdict(lk) for lk in training_set.lookups],
+                    "label": training_set.label,
+                },
+                f"{name}_feature_spec.json",
+            )
+        info = mlflow.sklearn.log_model(
+            model,
+            name=name,
+            registered_model_name=registered_model_name,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+            metadata=metadata,
+            # What Databricks uses; skops (the local default) rejects e.g. gradient-boosted trees.
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        )
+        version = str(info.registered_model_version)
+        return RegisteredVersion(
+            model_uri=f"models:/{registered_model_name}/{version}", version=version
+        )
+
+    def score_batch(self, model_uri: str, df: DataFrame) -> DataFrame:
+        from pyspark.sql import functions as sf
+
+        self._mlflow()
+        info = mlflow.models.get_model_info(model_uri)
+        spec = (info.metadata or {}).get(FEATURE_LOOKUPS_KEY)
+        features = (
+            LocalTrainingSet.from_metadata(self, df, lookups_from_metadata(spec)).load_df()
+            if spec
+            else df
+        )
+        if info.signature is None or info.signature.inputs is None:
+            raise ValueError(
+                f"{model_uri} has no input signature: log it with one to score it in Spark"
+            )
+        inputs = info.signature.inputs.input_names()
+        missing = [c for c in inputs if c not in features.columns]
+        if missing:
+            raise ValueError(
+                f"columns {missing} needed by {model_uri} are missing from the scoring data"
+            )
+        predict = mlflow.pyfunc.spark_udf(
+            self.spark, model_uri, env_manager="local", result_type="double"
+        )
+        return features.withColumn("prediction", predict(sf.struct(*[sf.col(c) for c in inputs])))
+
+    def load_model_for_evaluation(self, model_uri: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        self._mlflow()
+        model = mlflow.pyfunc.load_model(model_uri)
+
+        def predict(pdf: pd.DataFrame) -> np.ndarray:
+            return np.asarray(model.predict(pdf), dtype=float).reshape(-1)
+
+        return predict
+
+    def mlflow_client(self) -> MlflowClient:
+        uri = self._mlflow()
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def set_experiment(self, name: str) -> None:
+        client = self.mlflow_client()
+        if client.get_experiment_by_name(name) is None:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "experiment"
+            client.create_experiment(
+                name, artifact_location=(self.state / "mlartifacts" / slug).as_uri()
+            )
+        mlflow.set_experiment(name)
+
+    # --- job plumbing ---------------------------------------------------------------------
+    def get_param(self, name: str, default: str = "") -> str:
+        self.dbutils.widgets.text(name, default)
+        return self.dbutils.widgets.get(name)
+
+    def set_task_value(self, key: str, value: Any) -> None:
+        self.dbutils.jobs.taskValues.set(key=key, value=value)
+
+    def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
+        return self.dbutils.jobs.taskValues.get(
+            taskKey=task_key, key=key, default=default, debugValue=default
+        )
+
+    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
+        print(
+            f"[local] serving endpoint {endpoint_name!r} -> {model_name} v{version} (no-op locally)"
+        )
+
+
+def local_source_path(state: Path, path: str) -> Path:
+    """The local folder standing in for the raw input ``path`` under ``<state>/datasets``."""
+    relative = re.sub(r"^(dbfs:)?/+", "", path.strip())
+    if not relative or ".." in Path(relative).parts:
+        raise ValueError(f"invalid input path {path!r}")
+    return state / "datasets" / relative
+
+
+def write_local_source(state: Path, path: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
+    """Write or append ``pdf`` as the local raw input ``path`` (no Spark needed)."""
+    target = local_source_path(state, path)
+    DeltaStore(state / "warehouse").write_at(
+        target, pa.Table.from_pandas(pdf, preserve_index=False), mode
+    )
+    return target
+
+
+def generate_sample(
+    start: str | None = None,
+    end: str | None = None,
+    n_rows: int | None = None,
+    seed: int | None = None,
+    drift: bool = False,
+) -> pd.DataFrame:
+    """Seeded synthetic trips; unset arguments take the generator's defaults (Jan-Feb 2016)."""
+    from ..data import sample
+
+    return sample.generate_trips(
+        start=start or sample.DEFAULT_START,
+        end=end or sample.DEFAULT_END,
+        n_rows=n_rows or sample.DEFAULT_ROWS,
+        seed=sample.DEFAULT_SEED if seed is None else seed,
+        drift=drift,
+    )

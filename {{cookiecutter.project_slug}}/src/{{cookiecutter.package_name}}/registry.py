@@ -1,0 +1,27 @@
+"""Small helpers over the MLflow model registry (aliases, version tags)."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from .names import FEATURE_SOURCE_INLINE, TAG_FEATURE_SOURCE
+
+
+def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """The version behind ``alias``, or ``None`` when the alias (or the model) does not exist."""
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def version_uri(model_name: str, version: str) -> str:
+    """``models:/<name>/<version>``."""
+    return f"models:/{model_name}/{version}"
+
+
+def feature_source(client: MlflowClient, model_name: str, version: str) -> str:
+    """How the version gets its zip features: ``feature_store`` lookups or ``inline``."""
+    tags = client.get_model_version(model_name, version).tags or {}
+    return tags.get(TAG_FEATURE_SOURCE, FEATURE_SOURCE_INLINE)

@@ -1,0 +1,102 @@
+"""``demo``: the whole lifecycle locally, driven through the bundle's own jobs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from ..data import sample
+from ..platform.local import LocalPlatform, generate_sample, state_dir, write_local_source
+from .bundle import Bundle, load_bundle
+from .engine import JobRunner
+from .errors import RunnerError
+from .results import RunResult
+from .summary import print_summary
+
+TRAIN_WINDOW = ("2016-01-01", "2016-02-14")
+SCORE_WINDOW = ("2016-02-15", "2016-02-29")
+DRIFT_WINDOW = (sample.DRIFT_START, sample.DRIFT_END)
+MONITORING = "6. monitoring (retrains on drift)"
+
+
+class DemoError(RunnerError):
+    """A demo step's job failed."""
+
+
+def _window(window: tuple[str, str]) -> dict[str, str]:
+    return {"start_date": window[0], "end_date": window[1]}
+
+
+def run_demo(root: Path, target: str | None, variables: dict[str, str], reset: bool = True) -> int:
+    """Run every step; returns 0 on success, 1 when a job fails."""
+    started = time.perf_counter()
+    state = state_dir(root)
+    if reset and state.exists():
+        print(f"resetting local state {state}")
+        shutil.rmtree(state)
+    bundle = load_bundle(root, target, variables)
+    runner = JobRunner(bundle)
+    try:
+        results = _steps(bundle, runner, state)
+    except DemoError as exc:
+        print(f"\ndemo stopped: {exc}")
+        return 1
+    _summary(bundle, runner, state, results)
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f}s (state in {state})")
+    return 0
+
+
+def _run(
+    runner: JobRunner,
+    job_key: str,
+    params: dict[str, str],
+    results: dict[str, RunResult],
+    label: str,
+) -> None:
+    if job_key not in runner.bundle.job_keys:
+        print(f"\n--- {label}: skipped ({job_key} is not in this bundle)")
+        return
+    print(f"\n--- {label}")
+    declared = {p["name"] for p in runner.bundle.job(job_key).get("parameters") or []}
+    result = runner.run(job_key, {k: v for k, v in params.items() if k in declared})
+    results[label] = result
+    if not result.success:
+        failure = result.root_failure()
+        raise DemoError(f"{job_key} failed at task {failure.task_key if failure else '?'}")
+
+
+def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResult]:
+    input_path = str(bundle.variables["input_path"])
+    results: dict[str, RunResult] = {}
+    _run(runner, "feature_refresh_job", {}, results, "1. refresh features")
+    _run(runner, "training_job", _window(TRAIN_WINDOW), results, "2. train -> validate -> deploy")
+    _run(runner, "batch_inference_job", _window(SCORE_WINDOW), results, "3. batch inference")
+    print(f"\n--- 4. append a drifted batch {DRIFT_WINDOW[0]} .. {DRIFT_WINDOW[1]}")
+    drifted = generate_sample(*DRIFT_WINDOW, sample.DRIFT_ROWS, sample.DEFAULT_SEED + 1, drift=True)
+    print(f"appended {len(drifted)} trips to {write_local_source(state, input_path, drifted)}")
+    _run(
+        runner,
+        "feature_refresh_job",
+        _window(DRIFT_WINDOW),
+        results,
+        "5a. refresh features (drifted window)",
+    )
+    _run(
+        runner,
+        "batch_inference_job",
+        _window(DRIFT_WINDOW),
+        results,
+        "5b. batch inference (drifted window)",
+    )
+    _run(runner, "monitoring_job", {}, results, MONITORING)
+    retrain = results[MONITORING].tasks.get("retrain") if MONITORING in results else None
+    if retrain is not None and retrain.child is None:
+        raise DemoError("the drifted batch did not trigger monitoring_job's 'retrain' task")
+    return results
+
+
+def _summary(bundle: Bundle, runner: JobRunner, state: Path, results: dict[str, RunResult]) -> None:
+    platform = LocalPlatform(runner.spark, state=state)
+    prefix = f"{bundle.variables['catalog']}.{bundle.variables['schema']}"
+    print_summary(platform, prefix, str(bundle.variables["model_name"]), results)

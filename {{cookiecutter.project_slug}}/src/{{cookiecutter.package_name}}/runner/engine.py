@@ -1,0 +1,266 @@
+"""Run a bundle job's task graph locally, in dependency order."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .bundle import Bundle, load_bundle
+from .conditions import EXCLUDED as DEP_EXCLUDED
+from .conditions import FAILED as DEP_FAILED
+from .conditions import SUCCESS as DEP_SUCCESS
+from .conditions import evaluate_condition, run_if_decision
+from .dbutils import LocalDbutils, NotebookExit
+from .dynamic import RunContext
+from .errors import RunnerError
+from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
+from .spark import get_spark
+
+SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
+_RUN_IDS = itertools.count(1)
+
+
+def task_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tasks sorted so each comes after its dependencies (ties keep the YAML order)."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        key = task.get("task_key")
+        if not key:
+            raise RunnerError("every task needs a task_key")
+        if key in by_key:
+            raise RunnerError(f"duplicate task_key {key!r}")
+        by_key[key] = task
+    for key, task in by_key.items():
+        for dep in task.get("depends_on") or []:
+            if dep.get("task_key") not in by_key:
+                raise RunnerError(f"task {key!r} depends on unknown task {dep.get('task_key')!r}")
+    ordered: list[dict[str, Any]] = []
+    done: set[str] = set()
+    while len(ordered) < len(by_key):
+        ready = [
+            t
+            for k, t in by_key.items()
+            if k not in done and all(d["task_key"] in done for d in t.get("depends_on") or [])
+        ]
+        if not ready:
+            cycle = sorted(set(by_key) - done)
+            raise RunnerError(f"dependency cycle among tasks: {', '.join(cycle)}")
+        ordered.append(ready[0])
+        done.add(ready[0]["task_key"])
+    return ordered
+
+
+def task_type(task: dict[str, Any]) -> str:
+    """The task's type key, or a clear error if the local runner cannot run it."""
+    kinds = [k for k in task if k.endswith("_task")]
+    if len(kinds) != 1:
+        raise RunnerError(
+            f"task {task['task_key']!r} must have exactly one *_task block, found {kinds or 'none'}"
+        )
+    if kinds[0] not in SUPPORTED_TASKS:
+        raise RunnerError(
+            f"task {task['task_key']!r} is a {kinds[0]}, which the local runner does not support "
+            f"(supported: {', '.join(SUPPORTED_TASKS)})"
+        )
+    return kinds[0]
+
+
+def _display(obj: Any, *args: Any, **kwargs: Any) -> None:
+    """Local ``display``: show a Spark or pandas frame as text."""
+    if hasattr(obj, "show") and hasattr(obj, "schema"):
+        obj.show(20, truncate=False)
+    elif hasattr(obj, "to_string"):
+        print(obj.head(20).to_string())
+    else:
+        print(obj)
+
+
+class JobRunner:
+    """Runs the jobs of one bundle; nested ``run_job_task`` runs share the Spark session."""
+
+    def __init__(
+        self, bundle: Bundle, out: Callable[[str], None] = print, spark: Any = None
+    ) -> None:
+        self.bundle = bundle
+        self.out = out
+        self._spark = spark
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        src = bundle.root / "src"
+        if src.is_dir() and str(src) not in sys.path:
+            sys.path.insert(0, str(src))
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            self._spark = get_spark()
+        return self._spark
+
+    def job_parameters(
+        self, job: dict[str, Any], job_key: str, given: dict[str, str]
+    ) -> dict[str, str]:
+        """Job parameter defaults overridden by ``given`` (unknown names are an error)."""
+        defaults = {p["name"]: str(p.get("default", "")) for p in job.get("parameters") or []}
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            declared = ", ".join(defaults) or "none"
+            raise RunnerError(
+                f"job {job_key!r} has no parameter(s) {', '.join(unknown)} (declared: {declared})"
+            )
+        return {**defaults, **{k: str(v) for k, v in given.items()}}
+
+    def run(self, job_key: str, params: dict[str, str] | None = None, depth: int = 0) -> RunResult:
+        """Run job ``job_key``; task failures are recorded in the result, not raised."""
+        job = self.bundle.job(job_key)
+        tasks = task_order(job.get("tasks") or [])
+        for task in tasks:
+            task_type(task)
+        parameters = self.job_parameters(job, job_key, params or {})
+        run_id = f"{next(_RUN_IDS)}"
+        result = RunResult(job_key, run_id, self.bundle.target, parameters)
+        context = RunContext(
+            job_key, run_id, str(job.get("name", job_key)), parameters, result.task_values
+        )
+        pad = "  " * depth
+        shown = " ".join(f"{k}={v!r}" for k, v in parameters.items())
+        self.out(
+            f"{pad}== job {job_key} (run {run_id}, target {self.bundle.target}) {shown}".rstrip()
+        )
+        started = time.perf_counter()
+        for task in tasks:
+            key = task["task_key"]
+            skip = run_if_decision(task.get("run_if", "ALL_SUCCESS"), self._upstream(task, result))
+            if skip is not None:
+                state = EXCLUDED if skip == "excluded" else UPSTREAM_FAILED
+                result.tasks[key] = TaskResult(key, state)
+                self.out(f"{pad}  - {key}: {state.lower()} (not run)")
+                continue
+            self.out(f"{pad}  > {key}: started")
+            context.task_key = key
+            task_result = self._run_task(task, context, parameters, depth)
+            result.tasks[key] = task_result
+            detail = f" outcome={task_result.outcome}" if task_result.outcome is not None else ""
+            self.out(f"{pad}  < {key}: {task_result.state}{detail} in {task_result.duration:.1f}s")
+            if task_result.state == FAILED:
+                self.out(f"{pad}  ! task {key!r} of job {job_key!r} failed: {task_result.error}")
+                if task_result.traceback:
+                    self.out(
+                        "".join(
+                            f"{pad}    {line}\n" for line in task_result.traceback.splitlines()
+                        ).rstrip()
+                    )
+        result.duration = time.perf_counter() - started
+        self.out(f"{pad}== job {job_key}: {result.state} in {result.duration:.1f}s")
+        return result
+
+    @staticmethod
+    def _upstream(task: dict[str, Any], result: RunResult) -> list[str]:
+        """How each dependency counts: success (with a matching outcome), failed or excluded."""
+        states = []
+        for dep in task.get("depends_on") or []:
+            upstream = result.tasks[dep["task_key"]]
+            if upstream.state == SUCCESS:
+                wanted = dep.get("outcome")
+                matches = wanted is None or str(wanted).lower() == str(upstream.outcome).lower()
+                states.append(DEP_SUCCESS if matches else DEP_EXCLUDED)
+            elif upstream.state in (FAILED, UPSTREAM_FAILED):
+                states.append(DEP_FAILED)
+            else:
+                states.append(DEP_EXCLUDED)
+        return states
+
+    def _run_task(
+        self, task: dict[str, Any], context: RunContext, parameters: dict[str, str], depth: int
+    ) -> TaskResult:
+        key = task["task_key"]
+        started = time.perf_counter()
+        result = TaskResult(key, SUCCESS)
+        try:
+            kind = task_type(task)
+            if kind == "notebook_task":
+                result.exit_value = self._notebook(task, context, parameters)
+            elif kind == "condition_task":
+                spec = context.render(task["condition_task"])
+                holds = evaluate_condition(
+                    spec.get("op", ""), spec.get("left", ""), spec.get("right", "")
+                )
+                result.outcome = "true" if holds else "false"
+            else:
+                spec = context.render(task["run_job_task"])
+                child_key = str(spec.get("job_id", ""))
+                child_params = {k: str(v) for k, v in (spec.get("job_parameters") or {}).items()}
+                result.child = self.run(child_key, child_params, depth + 2)
+                if not result.child.success:
+                    failure = result.child.root_failure()
+                    where = f" at task {failure.task_key!r}" if failure else ""
+                    raise RunnerError(
+                        f"job {child_key!r} (run {result.child.run_id}) failed{where}"
+                    )
+        except Exception as exc:  # any task error becomes a failed task
+            result.state = FAILED
+            result.error = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, RunnerError):
+                result.traceback = traceback.format_exc()
+        result.duration = time.perf_counter() - started
+        return result
+
+    def notebook_path(self, job_key: str, task: dict[str, Any]) -> Path:
+        """The notebook file, relative to the YAML file that defines the job."""
+        spec = task["notebook_task"]
+        raw = str(spec.get("notebook_path", ""))
+        if not raw:
+            raise RunnerError(f"task {task['task_key']!r} has no notebook_path")
+        if spec.get("source") == "WORKSPACE" or raw.startswith("/"):
+            raise RunnerError(
+                f"task {task['task_key']!r}: workspace notebook {raw!r} cannot run locally"
+            )
+        path = (self.bundle.job_dir(job_key) / raw).resolve()
+        for candidate in (path, path.with_name(path.name + ".py")):
+            if candidate.is_file():
+                return candidate
+        raise RunnerError(f"task {task['task_key']!r}: notebook {path} not found")
+
+    def _notebook(
+        self, task: dict[str, Any], context: RunContext, parameters: dict[str, str]
+    ) -> str | None:
+        path = self.notebook_path(context.job_id, task)
+        widgets = {
+            k: str(v)
+            for k, v in context.render(task["notebook_task"].get("base_parameters") or {}).items()
+        }
+        widgets.update(parameters)  # job parameters are pushed down to every notebook task
+        dbutils = LocalDbutils(widgets, context.task_values, task["task_key"])
+        namespace = {
+            "__name__": "__main__",
+            "__file__": str(path),
+            "spark": self.spark,
+            "dbutils": dbutils,
+            "display": _display,
+            "displayHTML": print,
+        }
+        code = compile(path.read_text(), str(path), "exec")
+        try:
+            exec(code, namespace)  # running the notebook is the point
+        except NotebookExit as done:
+            return done.value
+        return None
+
+
+def run_job(
+    project_dir: str | Path,
+    job_key: str,
+    target: str | None = None,
+    params: dict[str, str] | None = None,
+    *,
+    variables: dict[str, str] | None = None,
+    out: Callable[[str], None] = print,
+    spark: Any = None,
+) -> RunResult:
+    """Load the bundle at ``project_dir`` and run ``job_key`` for ``target`` locally."""
+    bundle = load_bundle(project_dir, target, variables)
+    return JobRunner(bundle, out=out, spark=spark).run(job_key, params)

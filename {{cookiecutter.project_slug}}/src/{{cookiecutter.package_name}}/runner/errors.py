@@ -1,0 +1,9 @@
+"""Errors of the local bundle runner."""
+
+
+class RunnerError(Exception):
+    """A job cannot be run locally (bad definition, unsupported feature)."""
+
+
+class BundleError(RunnerError):
+    """The bundle configuration cannot be loaded or resolved."""

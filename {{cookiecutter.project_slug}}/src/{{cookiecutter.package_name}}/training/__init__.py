@@ -1,0 +1,1 @@
+"""Training: build the training set, split by time, fit, log and register a model version."""

@@ -1,0 +1,1 @@
+"""The validation gate: metrics against thresholds and the champion, compliance, smoke test."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: one local SparkSession per test session, isolated local state."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("LOCAL_STATE_DIR", tempfile.mkdtemp(prefix="local-state-"))
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The generated project (the folder holding databricks.yml)."""
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The process-wide local SparkSession (local[2], UTC, Arrow on, UI off)."""
+    from {{ cookiecutter.package_name }}.runner.spark import get_spark
+
+    session = get_spark()
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def local_platform(spark, tmp_path: Path) -> Iterator:
+    """A LocalPlatform with its own state folder (fresh tables and MLflow database)."""
+    from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
+    from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
+
+    yield LocalPlatform(spark, LocalDbutils(), state=tmp_path / "state")
+
+
+@pytest.fixture(autouse=True)
+def _restore_local_state_env(monkeypatch):
+    """The CLI exports LOCAL_STATE_DIR for its notebooks: undo that after each test."""
+    monkeypatch.setenv("LOCAL_STATE_DIR", os.environ["LOCAL_STATE_DIR"])

@@ -1,0 +1,105 @@
+"""The CLI's generate-data and demo commands on a small synthetic bundle."""
+
+from __future__ import annotations
+
+from deltalake import DeltaTable
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.data import sample
+
+from .bundles import notebook_task, ref, write_bundle
+
+INPUT = "/datasets/trips"
+VARIABLES = {
+    "catalog": {"default": "dev"},
+    "schema": {"default": "s"},
+    "model_name": {"default": "m"},
+    "input_path": {"default": INPUT},
+}
+RECORD_JOB = """
+import os
+with open(os.environ["RUN_LOG"], "a") as fh:
+    start = dbutils.widgets.getAll().get("start_date", "-")
+    fh.write(dbutils.widgets.get("job") + " " + start + "\\n")
+"""
+
+
+def _job(name, params=True):
+    job = {"tasks": [notebook_task("t", "record", base_parameters={"job": name})]}
+    if params:
+        job["parameters"] = [
+            {"name": "start_date", "default": ""},
+            {"name": "end_date", "default": ""},
+        ]
+    return job
+
+
+def test_generate_data_writes_then_appends(tmp_path, monkeypatch, capsys):
+    root = write_bundle(tmp_path / "p", {"j": _job("j")}, {"record": "pass"}, VARIABLES)
+    state = tmp_path / "state"
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(state))
+    args = [
+        "--project-dir",
+        str(root),
+        "generate-data",
+        "--start",
+        "2016-01-01",
+        "--end",
+        "2016-01-02",
+    ]
+    assert main([*args, "--rows", "50", "--overwrite"]) == 0
+    assert main([*args, "--rows", "30", "--drift"]) == 0
+    table = DeltaTable(str(state / "datasets" / "datasets" / "trips")).to_pyarrow_table()
+    assert table.num_rows == 80
+    assert "appended 30 trips" in capsys.readouterr().out
+
+
+def test_demo_runs_existing_jobs_in_order_and_requires_retraining(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "run.log"
+    monkeypatch.setenv("RUN_LOG", str(log))
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monitoring = {
+        "tasks": [
+            notebook_task("monitor", "monitor"),
+            {
+                "task_key": "check_retrain",
+                "depends_on": [{"task_key": "monitor"}],
+                "condition_task": {
+                    "op": "EQUAL_TO",
+                    "left": ref("tasks.monitor.values.retrain"),
+                    "right": "true",
+                },
+            },
+            {
+                "task_key": "retrain",
+                "depends_on": [{"task_key": "check_retrain", "outcome": "true"}],
+                "run_job_task": {"job_id": "${resources.jobs.training_job.id}"},
+            },
+        ]
+    }
+    jobs = {  # no feature_refresh_job: the demo skips it
+        "training_job": _job("training"),
+        "batch_inference_job": _job("inference"),
+        "monitoring_job": monitoring,
+    }
+    notebooks = {"record": RECORD_JOB, "monitor": "dbutils.jobs.taskValues.set('retrain', 'true')"}
+    root = write_bundle(tmp_path / "p", jobs, notebooks, VARIABLES)
+
+    assert main(["--project-dir", str(root), "demo"]) == 0
+    out = capsys.readouterr().out
+    assert log.read_text().split("\n") == [
+        "training 2016-01-01",
+        "inference 2016-02-15",
+        f"inference {sample.DRIFT_START}",
+        "training ",  # retraining from the monitoring job, default parameters
+        "",
+    ]
+    assert "feature_refresh_job is not in this bundle" in out
+    assert "retraining triggered: yes (SUCCESS)" in out
+    assert "model dev.s.m: not registered" in out
+
+    (root / "notebooks" / "monitor.py").write_text(
+        "dbutils.jobs.taskValues.set('retrain', 'false')"
+    )
+    assert main(["--project-dir", str(root), "demo"]) == 1
+    assert "did not trigger monitoring_job's 'retrain' task" in capsys.readouterr().out

@@ -1,0 +1,269 @@
+"""DatabricksPlatform against autospec'd clients: a wrong method or keyword fails the test."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from unittest import mock
+
+import mlflow
+import pytest
+from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.serving import ServedEntityInput, ServingEndpointsAPI
+from mlflow import MlflowClient
+from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
+from pyspark.sql.catalog import Catalog
+from pyspark.sql.types import StructType
+
+from {{ cookiecutter.package_name }}.platform import FeatureLookupSpec, get_platform
+from {{ cookiecutter.package_name }}.platform import databricks as dbx
+from {{ cookiecutter.package_name }}.platform.databricks import DatabricksPlatform
+from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
+
+LOOKUP = FeatureLookupSpec(
+    "dev.s.pickup_features", ["pickup_zip"], "tpep_pickup_datetime", ["f1"], {"f1": "p_f1"}
+)
+
+
+def _df():
+    """A DataFrame mock (properties such as ``write`` need their own spec)."""
+    df = mock.create_autospec(DataFrame, instance=True)
+    df.write = mock.create_autospec(DataFrameWriter, instance=True)
+    df.schema = StructType([])
+    return df
+
+
+@pytest.fixture
+def clients():
+    workspace = mock.create_autospec(WorkspaceClient, instance=True)
+    workspace.serving_endpoints = mock.create_autospec(ServingEndpointsAPI, instance=True)
+    spark = mock.create_autospec(SparkSession, instance=True)
+    spark.catalog = mock.create_autospec(Catalog, instance=True)
+    spark.read = mock.create_autospec(DataFrameReader, instance=True)
+    return SimpleNamespace(
+        fe=mock.create_autospec(FeatureEngineeringClient, instance=True),
+        mlflow=mock.create_autospec(MlflowClient, instance=True),
+        workspace=workspace,
+        spark=spark,
+    )
+
+
+@pytest.fixture
+def platform(clients, monkeypatch):
+    monkeypatch.setattr(mlflow, "set_registry_uri", mock.Mock())
+    return DatabricksPlatform(
+        clients.spark,
+        LocalDbutils({"catalog": "dev"}, {}, "train"),
+        fe_client=clients.fe,
+        mlflow_client=clients.mlflow,
+        workspace_client=clients.workspace,
+    )
+
+
+def test_get_platform_on_a_cluster(monkeypatch, clients):
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
+    monkeypatch.setattr(mlflow, "set_registry_uri", mock.Mock())
+    assert isinstance(get_platform(clients.spark, LocalDbutils()), DatabricksPlatform)
+    mlflow.set_registry_uri.assert_called_once_with("databricks-uc")
+
+
+def test_mlflow_client_is_the_injected_uc_client(platform, clients):
+    assert platform.mlflow_client() is clients.mlflow
+
+
+def test_feature_table_is_created_once_then_merged(platform, clients):
+    df = _df()
+    clients.spark.catalog.tableExists.return_value = False
+    platform.write_feature_table(
+        df, "dev.s.pickup_features", ["pickup_zip"], "window_end", "pickup features"
+    )
+    clients.fe.create_table.assert_called_once_with(
+        name="dev.s.pickup_features",
+        primary_keys=["pickup_zip", "window_end"],
+        timeseries_column="window_end",
+        schema=df.schema,
+        description="pickup features",
+    )
+    clients.fe.write_table.assert_called_once_with(
+        name="dev.s.pickup_features", df=df, mode="merge"
+    )
+    clients.spark.catalog.tableExists.return_value = True
+    platform.write_feature_table(
+        df, "dev.s.pickup_features", ["pickup_zip"], "window_end", "pickup features"
+    )
+    assert clients.fe.create_table.call_count == 1
+    assert clients.fe.write_table.call_count == 2
+
+
+def test_training_set_uses_feature_lookups(platform, clients):
+    df = _df()
+    handle = platform.create_training_set(df, [LOOKUP], label="fare_amount", exclude_columns=["id"])
+    assert handle is clients.fe.create_training_set.return_value
+    kwargs = clients.fe.create_training_set.call_args.kwargs
+    assert (
+        kwargs["df"] is df
+        and kwargs["label"] == "fare_amount"
+        and kwargs["exclude_columns"] == ["id"]
+    )
+    (lookup,) = kwargs["feature_lookups"]
+    assert isinstance(lookup, FeatureLookup)
+    assert lookup.table_name == "dev.s.pickup_features"
+    assert lookup.lookup_key == ["pickup_zip"]
+    assert lookup.timestamp_lookup_key == "tpep_pickup_datetime"
+    assert lookup.feature_names == ["f1"]
+    assert lookup._get_output_name("f1") == "p_f1"
+
+
+def test_log_model_with_training_set_goes_through_feature_engineering(platform, clients):
+    clients.fe.log_model.return_value = SimpleNamespace(registered_model_version=5)
+    training_set = object()
+    registered = platform.log_model(
+        "model",
+        name="model",
+        registered_model_name="dev.s.m",
+        training_set=training_set,
+        signature=None,
+        input_example=None,
+        pip_requirements=["scikit-learn==1.9.1"],
+    )
+    assert registered.version == "5" and registered.model_uri == "models:/dev.s.m/5"
+    clients.fe.log_model.assert_called_once_with(
+        model="model",
+        artifact_path="model",
+        flavor=mlflow.sklearn,
+        training_set=training_set,
+        registered_model_name="dev.s.m",
+        infer_input_example=True,
+        extra_pip_requirements=["scikit-learn==1.9.1"],
+    )
+
+
+def test_log_model_without_training_set_uses_mlflow(platform, clients, monkeypatch):
+    log_model = mock.create_autospec(
+        mlflow.sklearn.log_model, return_value=SimpleNamespace(registered_model_version=None)
+    )
+    monkeypatch.setattr(mlflow.sklearn, "log_model", log_model)
+    clients.mlflow.search_model_versions.return_value = [
+        SimpleNamespace(version="2", run_id="this-run"),
+        SimpleNamespace(version="11", run_id="someone-else"),
+    ]
+    active = SimpleNamespace(info=SimpleNamespace(run_id="this-run"))
+    monkeypatch.setattr(mlflow, "active_run", lambda: active)
+    registered = platform.log_model(
+        "model", name="model", registered_model_name="dev.s.m", training_set=None,
+        signature="sig", input_example="ex", pip_requirements=["x"],
+    )  # fmt: skip
+    assert registered.version == "2"  # the version logged by this run, not the newest
+    log_model.assert_called_once_with(
+        "model",
+        name="model",
+        registered_model_name="dev.s.m",
+        signature="sig",
+        input_example="ex",
+        pip_requirements=["x"],
+    )
+    clients.mlflow.search_model_versions.assert_called_once_with("name = 'dev.s.m'")
+
+
+def _model_info(loader_module):
+    return SimpleNamespace(
+        flavors={"python_function": {"loader_module": loader_module}}, signature=None
+    )
+
+
+def test_score_batch_of_feature_store_model(platform, clients, monkeypatch):
+    monkeypatch.setattr(
+        mlflow.models, "get_model_info", lambda uri: _model_info(dbx.FE_LOADER_MODULE)
+    )
+    df = _df()
+    out = platform.score_batch("models:/dev.s.m@champion", df)
+    assert out is clients.fe.score_batch.return_value
+    clients.fe.score_batch.assert_called_once_with(
+        model_uri="models:/dev.s.m@champion", df=df, result_type="double"
+    )
+
+
+def test_evaluation_loads_the_raw_model_inside_the_feature_store_package(
+    platform, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(
+        mlflow.models, "get_model_info", lambda uri: _model_info(dbx.FE_LOADER_MODULE)
+    )
+    download = mock.Mock(return_value=str(tmp_path))
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", download)
+    raw = mock.Mock()
+    raw.predict.return_value = [[1.0], [2.0]]
+    load = mock.Mock(return_value=raw)
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", load)
+    predict = platform.load_model_for_evaluation("models:/dev.s.m/3")
+    assert predict("frame").tolist() == [1.0, 2.0]
+    assert download.call_args.kwargs["artifact_uri"] == "models:/dev.s.m/3"
+    load.assert_called_once_with(str(tmp_path / "data" / "feature_store" / "raw_model"))
+
+
+def test_evaluation_of_a_plain_model(platform, monkeypatch):
+    monkeypatch.setattr(mlflow.models, "get_model_info", lambda uri: _model_info("mlflow.sklearn"))
+    load = mock.Mock()
+    load.return_value.predict.return_value = [3.0]
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", load)
+    assert platform.load_model_for_evaluation("models:/dev.s.m/3")("frame").tolist() == [3.0]
+    load.assert_called_once_with("models:/dev.s.m/3")
+
+
+def test_tables_use_the_catalog(platform, clients):
+    df = _df()
+    writer = df.write.format.return_value.mode.return_value.option.return_value
+    platform.write_table(df, "dev.s.inference_log", mode="append")
+    df.write.format.assert_called_once_with("delta")
+    df.write.format.return_value.mode.assert_called_once_with("append")
+    writer.saveAsTable.assert_called_once_with("dev.s.inference_log")
+    assert platform.read_table("dev.s.t") is clients.spark.table.return_value
+    clients.spark.table.assert_called_once_with("dev.s.t")
+    platform.read_source("/databricks-datasets/x")
+    clients.spark.read.format.assert_called_once_with("delta")
+    clients.spark.read.format.return_value.load.assert_called_once_with("/databricks-datasets/x")
+
+
+def test_merge_uses_sql_merge_into_from_a_temp_view(platform, clients):
+    df = _df()
+    clients.spark.catalog.tableExists.return_value = True
+    platform.merge_table(df, "dev.s.validation_results", ["model_version", "check"])
+    df.dropDuplicates.assert_called_once_with(["model_version", "check"])
+    view = df.dropDuplicates.return_value.createOrReplaceTempView.call_args.args[0]
+    sql = clients.spark.sql.call_args.args[0]
+    assert "MERGE WITH SCHEMA EVOLUTION INTO `dev`.`s`.`validation_results` AS t" in sql
+    assert (
+        f"USING {view} AS s ON t.`model_version` <=> s.`model_version` AND t.`check` <=> s.`check`"
+        in sql
+    )
+    assert "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *" in sql
+    clients.spark.catalog.dropTempView.assert_called_once_with(view)
+
+
+def test_merge_into_a_missing_table_creates_it(platform, clients):
+    df = _df()
+    clients.spark.catalog.tableExists.return_value = False
+    platform.merge_table(df, "dev.s.t", ["id"])
+    clients.spark.sql.assert_not_called()
+    df.write.format.return_value.mode.assert_called_once_with("overwrite")
+
+
+def test_serving_endpoint_update(platform, clients):
+    platform.update_serving_endpoint("fare-endpoint", "dev.s.m", "7")
+    clients.workspace.serving_endpoints.update_config.assert_called_once_with(
+        name="fare-endpoint",
+        served_entities=[
+            ServedEntityInput(
+                entity_name="dev.s.m",
+                entity_version="7",
+                workload_size="Small",
+                scale_to_zero_enabled=True,
+            )
+        ],
+    )
+
+
+def test_widgets_and_task_values(platform):
+    assert platform.get_param("catalog", "x") == "dev"
+    platform.set_task_value("model_version", "5")
+    assert platform.get_task_value("train", "model_version") == "5"

@@ -1,0 +1,273 @@
+"""Running task graphs: order, parameters, task values, conditions, run_if, nested jobs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.runner import RunnerError, run_job
+from {{ cookiecutter.package_name }}.runner.engine import task_order
+
+from .bundles import RECORD, notebook_task, ref, write_bundle
+
+
+@pytest.fixture
+def run_log(tmp_path, monkeypatch):
+    path = tmp_path / "run.log"
+    monkeypatch.setenv("RUN_LOG", str(path))
+
+    def entries() -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    return entries
+
+
+def _run(root, job, spark, params=None, target=None):
+    lines: list[str] = []
+    result = run_job(root, job, target, params, out=lines.append, spark=spark)
+    return result, "\n".join(lines)
+
+
+def test_tasks_run_in_dependency_order_with_yaml_order_for_ties():
+    tasks = [
+        {"task_key": "c", "depends_on": [{"task_key": "b"}]},
+        {"task_key": "a"},
+        {"task_key": "b", "depends_on": [{"task_key": "a"}]},
+        {"task_key": "d"},
+    ]
+    assert [t["task_key"] for t in task_order(tasks)] == ["a", "b", "c", "d"]
+    with pytest.raises(RunnerError, match="cycle"):
+        task_order(
+            [
+                {"task_key": "x", "depends_on": [{"task_key": "y"}]},
+                {"task_key": "y", "depends_on": [{"task_key": "x"}]},
+            ]
+        )
+    with pytest.raises(RunnerError, match="unknown task 'z'"):
+        task_order([{"task_key": "x", "depends_on": [{"task_key": "z"}]}])
+
+
+def test_widgets_get_base_parameters_job_parameters_and_task_values(tmp_path, spark, run_log):
+    producer = (
+        RECORD
+        + """
+dbutils.widgets.text("start_date", "")
+dbutils.jobs.taskValues.set("model_version", 7)
+dbutils.jobs.taskValues.set("passed", True)
+dbutils.jobs.taskValues.set("uri", "models:/m/7")
+"""
+    )
+    consumer = (
+        RECORD
+        + """
+assert dbutils.jobs.taskValues.get(taskKey="produce", key="model_version") == 7
+assert dbutils.jobs.taskValues.get(taskKey="produce", key="missing", default="d") == "d"
+dbutils.widgets.text("declared_only", "fallback")
+assert dbutils.widgets.get("declared_only") == "fallback"
+assert spark.range(3).count() == 3
+"""
+    )
+    job = {
+        "parameters": [
+            {"name": "start_date", "default": "2016-01-01"},
+            {"name": "end_date", "default": ""},
+        ],
+        "tasks": [
+            notebook_task(
+                "produce",
+                "producer",
+                base_parameters={"catalog": "${var.catalog}", "start_date": "base"},
+            ),
+            notebook_task(
+                "consume",
+                "consumer",
+                ["produce"],
+                base_parameters={
+                    "version": ref("tasks.produce.values.model_version"),
+                    "passed": ref("tasks.produce.values.passed"),
+                    "uri": ref("tasks.produce.values.uri"),
+                    "window": "..".join(
+                        ref(f"job.parameters.{p}") for p in ("start_date", "end_date")
+                    ),
+                    "job": ref("job.id"),
+                },
+            ),
+        ],
+    }
+    root = write_bundle(tmp_path, {"train": job}, {"producer": producer, "consumer": consumer})
+    result, output = _run(root, "train", spark, {"end_date": "2016-02-01"})
+    assert result.success, output
+    produce, consume = run_log()
+    # job parameters are pushed down to every notebook and win over base parameters
+    assert produce["widgets"] == {
+        "catalog": "main",
+        "start_date": "2016-01-01",
+        "end_date": "2016-02-01",
+    }
+    assert consume["widgets"]["version"] == "7"
+    assert consume["widgets"]["passed"] == "true"
+    assert consume["widgets"]["uri"] == "models:/m/7"
+    assert consume["widgets"]["window"] == "2016-01-01..2016-02-01"
+    assert consume["widgets"]["job"] == "train"
+    assert result.value("produce", "model_version") == 7
+    assert "> produce: started" in output and "< consume: SUCCESS" in output
+
+
+def test_unknown_job_parameter_is_rejected(tmp_path, spark):
+    root = write_bundle(tmp_path, {"j": {"tasks": [notebook_task("a", "nb")]}}, {"nb": "pass"})
+    with pytest.raises(RunnerError, match="no parameter"):
+        _run(root, "j", spark, {"nope": "1"})
+
+
+def _monitoring_bundle(tmp_path, retrain_value: str):
+    monitor = f"dbutils.jobs.taskValues.set('retrain', {retrain_value})\n"
+    jobs = {
+        "monitoring": {
+            "tasks": [
+                notebook_task("monitor", "monitor"),
+                {
+                    "task_key": "check",
+                    "depends_on": [{"task_key": "monitor"}],
+                    "condition_task": {
+                        "op": "EQUAL_TO",
+                        "left": ref("tasks.monitor.values.retrain"),
+                        "right": "true",
+                    },
+                },
+                {
+                    "task_key": "retrain",
+                    "depends_on": [{"task_key": "check", "outcome": "true"}],
+                    "run_job_task": {
+                        "job_id": "${resources.jobs.training.id}",
+                        "job_parameters": {"reason": "drift-" + ref("job.run_id")},
+                    },
+                },
+                notebook_task("after_retrain", "train", [{"task_key": "retrain"}]),
+            ]
+        },
+        "training": {
+            "parameters": [{"name": "reason", "default": "manual"}],
+            "tasks": [notebook_task("train", "train")],
+        },
+    }
+    return write_bundle(tmp_path, jobs, {"monitor": monitor, "train": RECORD})
+
+
+@pytest.mark.parametrize("retrain_value", ["True", "'true'"])
+def test_condition_true_runs_the_other_job_with_its_parameters(
+    tmp_path, spark, run_log, retrain_value
+):
+    result, output = _run(_monitoring_bundle(tmp_path, retrain_value), "monitoring", spark)
+    assert result.success, output
+    assert result.tasks["check"].outcome == "true"
+    child = result.tasks["retrain"].child
+    assert child is not None and child.job_key == "training" and child.success
+    assert child.parameters == {"reason": f"drift-{result.run_id}"}
+    # the child job's notebook sees the passed parameter; the parent's next task has none
+    assert [e["widgets"].get("reason") for e in run_log()] == [f"drift-{result.run_id}", None]
+    assert result.tasks["after_retrain"].state == "SUCCESS"
+
+
+def test_condition_false_excludes_the_dependent_tasks(tmp_path, spark, run_log):
+    result, output = _run(_monitoring_bundle(tmp_path, "False"), "monitoring", spark)
+    assert result.success, output
+    assert result.tasks["check"].outcome == "false"
+    assert result.tasks["retrain"].state == "EXCLUDED"
+    assert result.tasks["after_retrain"].state == "EXCLUDED"
+    assert run_log() == []
+    assert "retrain: excluded (not run)" in output
+
+
+def test_run_if_rules_after_a_failure(tmp_path, spark, run_log):
+    tasks = [
+        notebook_task("ok", "ok"),
+        notebook_task("boom", "boom"),
+        notebook_task("default_rule", "ok", ["ok", "boom"]),
+        notebook_task("all_done", "ok", ["ok", "boom"], run_if="ALL_DONE"),
+        notebook_task("one_ok", "ok", ["ok", "boom"], run_if="AT_LEAST_ONE_SUCCESS"),
+        notebook_task("one_failed", "ok", ["ok", "boom"], run_if="AT_LEAST_ONE_FAILED"),
+        notebook_task("all_failed", "ok", ["ok", "boom"], run_if="ALL_FAILED"),
+        notebook_task("none_failed", "ok", ["ok", "boom"], run_if="NONE_FAILED"),
+        notebook_task("after_skip", "ok", ["default_rule"]),
+    ]
+    notebooks = {"ok": "pass", "boom": "raise RuntimeError('kaput')"}
+    result, _ = _run(write_bundle(tmp_path, {"j": {"tasks": tasks}}, notebooks), "j", spark)
+    states = {key: task.state for key, task in result.tasks.items()}
+    assert states == {
+        "ok": "SUCCESS",
+        "boom": "FAILED",
+        "default_rule": "UPSTREAM_FAILED",
+        "all_done": "SUCCESS",
+        "one_ok": "SUCCESS",
+        "one_failed": "SUCCESS",
+        "all_failed": "EXCLUDED",
+        "none_failed": "UPSTREAM_FAILED",
+        "after_skip": "UPSTREAM_FAILED",
+    }
+    assert not result.success
+    assert "RuntimeError: kaput" in result.tasks["boom"].error
+    assert "raise RuntimeError('kaput')" in result.tasks["boom"].traceback
+
+
+def test_cli_run_of_failing_job_exits_non_zero_and_names_the_task(tmp_path, capsys):
+    tasks = [notebook_task("prepare", "ok"), notebook_task("explode", "boom", ["prepare"])]
+    notebooks = {"ok": "pass", "boom": "def f():\n    return 1 / 0\nf()\n"}
+    root = write_bundle(tmp_path, {"j": {"tasks": tasks}}, notebooks)
+    assert main(["--project-dir", str(root), "run", "j"]) == 1
+    captured = capsys.readouterr()
+    assert "job j FAILED at task explode" in captured.err
+    assert "task 'explode' of job 'j' failed: ZeroDivisionError" in captured.out
+    assert "return 1 / 0" in captured.out  # the traceback is shown
+
+
+def test_failure_in_a_child_job_names_the_inner_task(tmp_path, spark):
+    jobs = {
+        "parent": {
+            "tasks": [
+                {"task_key": "call", "run_job_task": {"job_id": "${resources.jobs.child.id}"}}
+            ]
+        },
+        "child": {"tasks": [notebook_task("inner", "boom")]},
+    }
+    root = write_bundle(tmp_path, jobs, {"boom": "raise ValueError('bad data')"})
+    result, _ = _run(root, "parent", spark)
+    assert result.tasks["call"].state == "FAILED"
+    assert "failed at task 'inner'" in result.tasks["call"].error
+    assert result.root_failure().task_key == "inner"
+
+
+def test_notebook_exit_ends_the_task_successfully(tmp_path, spark):
+    source = "dbutils.notebook.exit('done')\nraise AssertionError('not reached')\n"
+    result, _ = _run(
+        write_bundle(tmp_path, {"j": {"tasks": [notebook_task("a", "nb")]}}, {"nb": source}),
+        "j",
+        spark,
+    )
+    assert result.success and result.tasks["a"].exit_value == "done"
+
+
+def test_unsupported_task_type_fails_clearly_before_running(tmp_path, capsys):
+    tasks = [
+        notebook_task("a", "nb"),
+        {"task_key": "py", "spark_python_task": {"python_file": "x.py"}},
+    ]
+    root = write_bundle(
+        tmp_path, {"j": {"tasks": tasks}}, {"nb": "raise SystemExit('must not run')"}
+    )
+    assert main(["--project-dir", str(root), "run", "j"]) == 2
+    assert (
+        "'py' is a spark_python_task, which the local runner does not support"
+        in capsys.readouterr().err
+    )
+
+
+def test_cli_lists_jobs(tmp_path, capsys):
+    job = {
+        "parameters": [{"name": "start_date", "default": ""}],
+        "tasks": [notebook_task("a", "nb")],
+    }
+    root = write_bundle(tmp_path, {"train": job}, {"nb": "pass"})
+    assert main(["--project-dir", str(root), "jobs"]) == 0
+    assert "train: tasks [a] params [start_date='']" in capsys.readouterr().out
