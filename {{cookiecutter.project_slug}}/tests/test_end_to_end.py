@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+{% if cookiecutter.include_monitoring == "yes" -%}
 from {{ cookiecutter.package_name }}.data import sample
+{% endif -%}
 from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
@@ -27,7 +29,11 @@ from {{ cookiecutter.package_name }}.names import (
     PREVIOUS_CHAMPION,
     VALIDATION_RESULTS_TABLE,
 )
+{%- if cookiecutter.include_feature_store == "yes" or cookiecutter.include_monitoring == "yes" %}
 from {{ cookiecutter.package_name }}.platform.local import LocalPlatform, generate_sample
+{%- else %}
+from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
+{%- endif %}
 from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}.runner import JobRunner, RunResult, load_bundle
 from {{ cookiecutter.package_name }}.runner.results import SUCCESS

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
+import databricks.sdk
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.serving import ServedEntityInput, ServingEndpointsAPI
 from mlflow import MlflowClient
+from mlflow.models import infer_signature
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.catalog import Catalog
 from pyspark.sql.types import StructType
@@ -23,6 +29,16 @@ from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
 LOOKUP = FeatureLookupSpec(
     "dev.s.pickup_features", ["pickup_zip"], "tpep_pickup_datetime", ["f1"], {"f1": "p_f1"}
 )
+
+
+def _dbutils_stub() -> type:
+    """The SDK's type stub of the notebook ``dbutils`` (``databricks.sdk.runtime`` itself would
+    try to authenticate on import), for autospec'd widgets and task values."""
+    path = Path(databricks.sdk.__file__).parent / "runtime" / "dbutils_stub.py"
+    spec = importlib.util.spec_from_file_location("dbutils_stub", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dbutils
 
 
 def _df():
@@ -144,8 +160,8 @@ def test_log_model_without_training_set_uses_mlflow(platform, clients, monkeypat
     )
     monkeypatch.setattr(mlflow.sklearn, "log_model", log_model)
     clients.mlflow.search_model_versions.return_value = [
-        SimpleNamespace(version="2", run_id="this-run"),
-        SimpleNamespace(version="11", run_id="someone-else"),
+        SimpleNamespace(name="dev.s.m", version="2", run_id="this-run"),
+        SimpleNamespace(name="dev.s.other", version="11", run_id="this-run"),
     ]
     active = SimpleNamespace(info=SimpleNamespace(run_id="this-run"))
     monkeypatch.setattr(mlflow, "active_run", lambda: active)
@@ -153,7 +169,7 @@ def test_log_model_without_training_set_uses_mlflow(platform, clients, monkeypat
         "model", name="model", registered_model_name="dev.s.m", training_set=None,
         signature="sig", input_example="ex", pip_requirements=["x"],
     )  # fmt: skip
-    assert registered.version == "2"  # the version logged by this run, not the newest
+    assert registered.version == "2"  # the version of this model logged by this run
     log_model.assert_called_once_with(
         "model",
         name="model",
@@ -162,7 +178,36 @@ def test_log_model_without_training_set_uses_mlflow(platform, clients, monkeypat
         input_example="ex",
         pip_requirements=["x"],
     )
-    clients.mlflow.search_model_versions.assert_called_once_with("name = 'dev.s.m'")
+    # Unity Catalog takes a single condition and pages by name: search by the run.
+    clients.mlflow.search_model_versions.assert_called_once_with("run_id = 'this-run'")
+
+
+def test_feature_store_model_version_is_found_by_run(platform, clients, monkeypatch):
+    # fe.log_model returns the pyfunc ModelInfo (no version) and registers afterwards.
+    clients.fe.log_model.return_value = SimpleNamespace(registered_model_version=None)
+    clients.mlflow.search_model_versions.return_value = [
+        SimpleNamespace(name="dev.s.m", version="7", run_id="this-run")
+    ]
+    active = SimpleNamespace(info=SimpleNamespace(run_id="this-run"))
+    monkeypatch.setattr(mlflow, "active_run", lambda: active)
+    registered = platform.log_model(
+        "model", name="model", registered_model_name="dev.s.m", training_set=object(),
+        signature=None, input_example=None, pip_requirements=[],
+    )  # fmt: skip
+    assert registered == dbx.RegisteredVersion("models:/dev.s.m/7", "7")
+    clients.mlflow.search_model_versions.assert_called_once_with("run_id = 'this-run'")
+
+
+def test_a_run_that_registered_nothing_is_an_error(platform, clients, monkeypatch):
+    clients.fe.log_model.return_value = SimpleNamespace(registered_model_version=None)
+    clients.mlflow.search_model_versions.return_value = []
+    active = SimpleNamespace(info=SimpleNamespace(run_id="this-run"))
+    monkeypatch.setattr(mlflow, "active_run", lambda: active)
+    with pytest.raises(LookupError, match=r"dev\.s\.m"):
+        platform.log_model(
+            "model", name="model", registered_model_name="dev.s.m", training_set=object(),
+            signature=None, input_example=None, pip_requirements=[],
+        )  # fmt: skip
 
 
 def _model_info(loader_module):
@@ -267,3 +312,46 @@ def test_widgets_and_task_values(platform):
     assert platform.get_param("catalog", "x") == "dev"
     platform.set_task_value("model_version", "5")
     assert platform.get_task_value("train", "model_version") == "5"
+
+
+def test_widgets_and_task_values_match_the_notebook_dbutils(clients):
+    dbutils = mock.create_autospec(_dbutils_stub())
+    dbutils.widgets.get.return_value = "prod"
+    dbutils.jobs.taskValues.get.return_value = "5"
+    platform = DatabricksPlatform(
+        clients.spark, dbutils, fe_client=clients.fe, mlflow_client=clients.mlflow
+    )
+    assert platform.get_param("catalog", "dev") == "prod"
+    dbutils.widgets.text.assert_called_once_with("catalog", "dev")
+    dbutils.widgets.get.assert_called_once_with("catalog")
+    platform.set_task_value("model_version", "5")
+    dbutils.jobs.taskValues.set.assert_called_once_with(key="model_version", value="5")
+    assert platform.get_task_value("train", "model_version", "") == "5"
+    dbutils.jobs.taskValues.get.assert_called_once_with(
+        taskKey="train", key="model_version", default="", debugValue=""
+    )
+
+
+def test_score_batch_of_a_plain_model_uses_a_spark_udf_on_the_signature_columns(
+    platform, clients, monkeypatch
+):
+    signature = infer_signature(pd.DataFrame({"a": [1.0], "b": [2.0]}), np.array([0.5]))
+    info = SimpleNamespace(
+        flavors={"python_function": {"loader_module": "mlflow.sklearn"}}, signature=signature
+    )
+    monkeypatch.setattr(mlflow.models, "get_model_info", lambda uri: info)
+    spark_udf = mock.create_autospec(mlflow.pyfunc.spark_udf)
+    monkeypatch.setattr(mlflow.pyfunc, "spark_udf", spark_udf)
+    struct = mock.Mock(return_value="struct(a, b)")
+    monkeypatch.setattr("pyspark.sql.functions.struct", struct)
+    monkeypatch.setattr("pyspark.sql.functions.col", lambda name: f"col({name})")
+    df = _df()
+    out = platform.score_batch("models:/dev.s.m@champion", df)
+    spark_udf.assert_called_once_with(
+        clients.spark, "models:/dev.s.m@champion", env_manager="local", result_type="double"
+    )
+    struct.assert_called_once_with("col(a)", "col(b)")
+    spark_udf.return_value.assert_called_once_with("struct(a, b)")
+    df.withColumn.assert_called_once_with("prediction", spark_udf.return_value.return_value)
+    assert out is df.withColumn.return_value
+    clients.fe.score_batch.assert_not_called()

@@ -192,13 +192,22 @@ class DatabricksPlatform(Platform):
         )
 
     def _latest_version(self, model_name: str) -> str:
-        """The newest version of ``model_name`` from the active run (FE registers separately)."""
-        versions = self.mlflow_client().search_model_versions(f"name = '{model_name}'")
+        """The version of ``model_name`` the active run registered (FE registers separately).
+
+        Searched by run: Unity Catalog accepts one filter condition (``name`` or ``run_id``) and
+        pages its results, so a search by name can miss the new version of a model with many
+        versions. Without an active run, the newest version of the model.
+        """
+        client = self.mlflow_client()
         run = mlflow.active_run()
-        mine = [v for v in versions if run is not None and v.run_id == run.info.run_id]
-        if not (mine or versions):
-            raise LookupError(f"no versions registered for {model_name}")
-        return str(max(int(v.version) for v in mine or versions))
+        if run is None:
+            versions = list(client.search_model_versions(f"name = '{model_name}'"))
+        else:
+            found = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+            versions = [v for v in found if v.name == model_name]
+        if not versions:
+            raise LookupError(f"no registered version of {model_name} found")
+        return str(max(int(v.version) for v in versions))
 
     def _is_feature_store_model(self, model_uri: str) -> bool:
         flavors = mlflow.models.get_model_info(model_uri).flavors
