@@ -118,18 +118,24 @@ class Platform(ABC):
     def set_experiment(self, name: str) -> None:
         """Make ``name`` the active MLflow experiment (creating it if needed)."""
 
-    # --- job plumbing ---------------------------------------------------------------------
-    @abstractmethod
+    # --- job plumbing: notebook widgets and task values, through dbutils on both sides -------
+    # (on a cluster the real ``dbutils``; locally the runner's stand-in with the same API)
+    dbutils: Any
+
     def get_param(self, name: str, default: str = "") -> str:
         """Declare a text widget with ``default`` and return its value."""
+        self.dbutils.widgets.text(name, default)
+        return self.dbutils.widgets.get(name)
 
-    @abstractmethod
     def set_task_value(self, key: str, value: Any) -> None:
         """Publish a task value for downstream tasks."""
+        self.dbutils.jobs.taskValues.set(key=key, value=value)
 
-    @abstractmethod
     def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
         """Read a task value set by ``task_key`` in the same job run."""
+        return self.dbutils.jobs.taskValues.get(
+            taskKey=task_key, key=key, default=default, debugValue=default
+        )
 
     @abstractmethod
     def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:

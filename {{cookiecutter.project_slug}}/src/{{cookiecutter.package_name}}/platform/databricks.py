@@ -251,19 +251,6 @@ class DatabricksPlatform(Platform):
     def set_experiment(self, name: str) -> None:
         mlflow.set_experiment(name)
 
-    # --- job plumbing ---------------------------------------------------------------------
-    def get_param(self, name: str, default: str = "") -> str:
-        self.dbutils.widgets.text(name, default)
-        return self.dbutils.widgets.get(name)
-
-    def set_task_value(self, key: str, value: Any) -> None:
-        self.dbutils.jobs.taskValues.set(key=key, value=value)
-
-    def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
-        return self.dbutils.jobs.taskValues.get(
-            taskKey=task_key, key=key, default=default, debugValue=default
-        )
-
     def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
         from databricks.sdk.service.serving import ServedEntityInput
 

@@ -267,19 +267,6 @@ class LocalPlatform(Platform):
             )
         mlflow.set_experiment(name)
 
-    # --- job plumbing ---------------------------------------------------------------------
-    def get_param(self, name: str, default: str = "") -> str:
-        self.dbutils.widgets.text(name, default)
-        return self.dbutils.widgets.get(name)
-
-    def set_task_value(self, key: str, value: Any) -> None:
-        self.dbutils.jobs.taskValues.set(key=key, value=value)
-
-    def get_task_value(self, task_key: str, key: str, default: Any = None) -> Any:
-        return self.dbutils.jobs.taskValues.get(
-            taskKey=task_key, key=key, default=default, debugValue=default
-        )
-
     def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
         print(
             f"[local] serving endpoint {endpoint_name!r} -> {model_name} v{version} (no-op locally)"
