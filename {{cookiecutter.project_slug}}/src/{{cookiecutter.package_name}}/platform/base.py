@@ -33,6 +33,11 @@ class RegisteredVersion:
     version: str
 
 
+def feature_table_keys(primary_keys: Sequence[str], timestamp_key: str) -> list[str]:
+    """The columns a feature table is merged on: its primary keys plus its timestamp key."""
+    return [*primary_keys, timestamp_key] if timestamp_key not in primary_keys else [*primary_keys]
+
+
 class TrainingSetHandle(Protocol):
     """A training set built from feature lookups (feature-joined on ``load_df``)."""
 

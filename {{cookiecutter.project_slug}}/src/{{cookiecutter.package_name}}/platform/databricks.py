@@ -13,7 +13,13 @@ import mlflow
 import numpy as np
 from mlflow import MlflowClient
 
-from .base import FeatureLookupSpec, Platform, RegisteredVersion, TrainingSetHandle
+from .base import (
+    FeatureLookupSpec,
+    Platform,
+    RegisteredVersion,
+    TrainingSetHandle,
+    feature_table_keys,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,11 +117,7 @@ class DatabricksPlatform(Platform):
         timestamp_key: str,
         description: str,
     ) -> None:
-        keys = (
-            [*primary_keys, timestamp_key]
-            if timestamp_key not in primary_keys
-            else list(primary_keys)
-        )
+        keys = feature_table_keys(primary_keys, timestamp_key)
         if not self.table_exists(name):
             self.fe.create_table(
                 name=name,

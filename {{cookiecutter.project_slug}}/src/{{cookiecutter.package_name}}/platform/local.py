@@ -21,7 +21,13 @@ import numpy as np
 import pyarrow as pa
 from mlflow import MlflowClient
 
-from .base import FeatureLookupSpec, Platform, RegisteredVersion, TrainingSetHandle
+from .base import (
+    FeatureLookupSpec,
+    Platform,
+    RegisteredVersion,
+    TrainingSetHandle,
+    feature_table_keys,
+)
 from .delta_store import DeltaStore
 from .local_features import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
 
@@ -148,11 +154,7 @@ class LocalPlatform(Platform):
         timestamp_key: str,
         description: str,
     ) -> None:
-        keys = (
-            [*primary_keys, timestamp_key]
-            if timestamp_key not in primary_keys
-            else list(primary_keys)
-        )
+        keys = feature_table_keys(primary_keys, timestamp_key)
         self.merge_table(df, name, keys)
         self.store.write_meta(
             name,
