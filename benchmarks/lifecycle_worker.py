@@ -155,7 +155,7 @@ def hot_functions(profile: cProfile.Profile, package_dir: Path, top: int = 25) -
             "createDataFrame",
             "approxQuantile",
             "write_deltalake",
-            "to_pyarrow_table",
+            "to_table",
             "_jvm_startup",
         } and ("pyspark" in filename or "deltalake" in filename)
         if generated or boundary:

@@ -58,7 +58,11 @@ class DeltaStore:
     def read_at(self, path: Path) -> pa.Table:
         if not self.exists_at(path):
             raise FileNotFoundError(f"no Delta table at {path}")
-        return normalize_arrow(DeltaTable(str(path)).to_pyarrow_table())
+        # A threaded scan leaves pyarrow threads calling into deltalake's Python filesystem,
+        # which aborts about every second interpreter exit ("terminate called without an
+        # active exception"); a single-threaded scan does not.
+        scan = DeltaTable(str(path)).to_pyarrow_dataset().to_table(use_threads=False)
+        return normalize_arrow(scan)
 
     def write_at(self, path: Path, data: pa.Table, mode: str) -> None:
         if mode not in ("append", "overwrite"):
