@@ -15,7 +15,7 @@ from conftest import COMBINATIONS, Renderings
 # Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
 BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
     "jobs": {
-        "training_job": ["train", "validate", "deploy"],
+        "training_job": ["train", "validate", "check_passed", "deploy"],
         "batch_inference_job": ["score"],
         "rollback_job": ["rollback"],
     },

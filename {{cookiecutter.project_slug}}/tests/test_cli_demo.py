@@ -54,6 +54,18 @@ def test_generate_data_writes_then_appends(tmp_path, monkeypatch, capsys):
     assert "appended 30 trips" in capsys.readouterr().out
 
 
+def test_generate_data_appends_to_the_default_sample_on_a_fresh_state(tmp_path, monkeypatch):
+    root = write_bundle(tmp_path / "p", {"j": _job("j")}, {"record": "pass"}, VARIABLES)
+    state = tmp_path / "state"
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(state))
+    args = ["--project-dir", str(root), "generate-data", "--drift", "--rows", "30"]
+    assert main(args) == 0
+    table = DeltaTable(str(state / "datasets" / "datasets" / "trips"))
+    assert table.to_pyarrow_dataset().to_table(use_threads=False).num_rows == (
+        sample.DEFAULT_ROWS + 30
+    )
+
+
 def test_demo_runs_existing_jobs_in_order_and_requires_retraining(tmp_path, monkeypatch, capsys):
     log = tmp_path / "run.log"
     monkeypatch.setenv("RUN_LOG", str(log))

@@ -36,7 +36,7 @@ from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
 {%- endif %}
 from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}.runner import JobRunner, RunResult, load_bundle
-from {{ cookiecutter.package_name }}.runner.results import SUCCESS
+from {{ cookiecutter.package_name }}.runner.results import EXCLUDED, SUCCESS
 
 TRAIN = {"start_date": "2016-01-01", "end_date": "2016-02-14"}
 SCORE = {"start_date": "2016-02-15", "end_date": "2016-02-29"}
@@ -120,7 +120,9 @@ def test_training_job_trains_validates_and_promotes(lifecycle: Lifecycle) -> Non
     result = lifecycle.run("training_job", **TRAIN)
 
     assert_succeeded(result)
-    assert [task.state for task in result.tasks.values()] == [SUCCESS] * 3
+    assert {key: task.state for key, task in result.tasks.items()} == dict.fromkeys(
+        ("train", "validate", "check_passed", "deploy"), SUCCESS
+    )
     version = result.value("train", "model_version")
     assert version == "1"
     assert result.value("validate", "passed") == "true"
@@ -155,6 +157,18 @@ def test_gate_rejects_a_worse_model_and_keeps_the_champion(lifecycle: Lifecycle)
     assert lifecycle.alias(CHALLENGER) != rejected
     checks = lifecycle.platform.read_table(f"{lifecycle.prefix}.{VALIDATION_RESULTS_TABLE}")
     assert checks.filter(f"model_version = '{rejected}' AND NOT passed").count() >= 1
+
+
+def test_report_mode_records_a_failed_gate_without_deploying(lifecycle: Lifecycle) -> None:
+    bundle = load_bundle(lifecycle.runner.bundle.root, "dev", {"validation_mode": "report"})
+    result = JobRunner(bundle, spark=lifecycle.platform.spark).run("training_job", TOO_LITTLE_DATA)
+
+    assert_succeeded(result)
+    assert result.value("validate", "passed") == "false"
+    assert result.tasks["check_passed"].outcome == "false"
+    assert result.tasks["deploy"].state == EXCLUDED
+    assert lifecycle.alias(CHAMPION) == "1"
+    assert lifecycle.alias(CHALLENGER) is None
 {%- if cookiecutter.include_monitoring == "yes" %}
 
 

@@ -83,10 +83,6 @@ def test_get_platform_on_a_cluster(monkeypatch, clients):
     mlflow.set_registry_uri.assert_called_once_with("databricks-uc")
 
 
-def test_mlflow_client_is_the_injected_uc_client(platform, clients):
-    assert platform.mlflow_client() is clients.mlflow
-
-
 def test_feature_table_is_created_once_then_merged(platform, clients):
     df = _df()
     clients.spark.catalog.tableExists.return_value = False

@@ -7,7 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from .platform.local import find_project_root, generate_sample, state_dir, write_local_source
+from .platform.local import (
+    find_project_root,
+    generate_sample,
+    local_source_path,
+    state_dir,
+    write_local_source,
+)
 from .runner import RunnerError, load_bundle, run_job
 
 
@@ -122,10 +128,12 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)
     rows = args.rows or (sample.DRIFT_ROWS if args.drift else sample.DEFAULT_ROWS)
     seed = args.seed if args.seed is not None else sample.DEFAULT_SEED + int(args.drift)
+    state = state_dir(root)
+    if not args.overwrite and not local_source_path(state, path).exists():
+        # Appending to nothing: lay down the default sample first, as a first read would.
+        write_local_source(state, path, generate_sample(), "overwrite")
     pdf = generate_sample(start, end, rows, seed, drift=args.drift)
-    target = write_local_source(
-        state_dir(root), path, pdf, "overwrite" if args.overwrite else "append"
-    )
+    target = write_local_source(state, path, pdf, "overwrite" if args.overwrite else "append")
     verb = "wrote" if args.overwrite else "appended"
     print(f"{verb} {len(pdf)} trips ({start} .. {end}, drift={args.drift}) to {target}")
     return 0

@@ -334,7 +334,9 @@ def monitor(
         log.warning("%s does not exist yet: nothing to monitor", log_table)
         return MonitorResult(False, version, None, None)
 
-    scored = platform.read_table(log_table)
+    # Only the champion's own predictions: after a retrain, the old version's rows say nothing
+    # about the new champion (and would trigger retraining again and again).
+    scored = platform.read_table(log_table).where(F.col("model_version") == version)
     # Epoch seconds keep the window independent of the driver's and the session's time zone.
     end_epoch = scored.agg(F.max(F.col(PICKUP_TS).cast("long"))).first()[0]
     if end_epoch is None:

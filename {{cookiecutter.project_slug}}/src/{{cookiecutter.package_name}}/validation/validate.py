@@ -239,7 +239,8 @@ def validate_model(
             f"{model_name} version {model_version} failed validation (run {run_id}):\n"
             + summarize(checks)
         )
-    client.set_registered_model_alias(model_name, CHALLENGER, str(model_version))
+    if passed:
+        client.set_registered_model_alias(model_name, CHALLENGER, str(model_version))
     log.info(
         "%s v%s: gate %s (%s mode)",
         model_name,
