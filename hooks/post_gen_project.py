@@ -37,8 +37,17 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_drift.py",
         "tests/test_monitoring.py",
     ),
-    "include_serving": ("resources/serving-endpoint.yml",),
 }
+
+# Options whose default is a placeholder: (option, placeholder test, where the value is used).
+PLACEHOLDER_UUID = "00000000-0000-0000-0000-"
+PLACEHOLDERS: tuple[tuple[str, str, str], ...] = (
+    ("staging_workspace_host", "1111111111", "databricks.yml: host of dev, test, staging"),
+    ("prod_workspace_host", "2222222222", "databricks.yml: host of prod"),
+    ("staging_service_principal", PLACEHOLDER_UUID, "databricks.yml: run_as of staging jobs"),
+    ("prod_service_principal", PLACEHOLDER_UUID, "databricks.yml: run_as of prod jobs"),
+    ("alert_email", "@example.com", "databricks.yml: alert_email of test, staging, prod"),
+)
 
 
 # Tool caches that a template developer's tools may leave inside the template folder.
@@ -80,6 +89,15 @@ def remove(project: Path, relative_paths: list[str]) -> list[str]:
     return missing
 
 
+def placeholder_report(context: dict[str, str]) -> list[str]:
+    """One line per option that still holds its placeholder, naming where to set it."""
+    return [
+        f"  {option} = {context[option]}  ->  {where}"
+        for option, marker, where in PLACEHOLDERS
+        if marker in context.get(option, "")
+    ]
+
+
 def main() -> int:
     context = json.loads(r'''{{ cookiecutter | tojson }}''')  # fmt: skip
     project = Path.cwd()
@@ -92,6 +110,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    leftovers = placeholder_report(context)
+    if leftovers:
+        print(
+            "note: these options still hold placeholders; the local demo and tests do not need "
+            "them, but set them before the first deploy (README: Deploy to your workspace):\n"
+            + "\n".join(leftovers)
+        )
     return 0
 
 

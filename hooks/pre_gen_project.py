@@ -11,6 +11,8 @@ so no value can break out of the ``r'''...'''`` literal below.
 Rules (the first violation is reported, naming the field and its rule):
 
 - project_name: 1-100 characters, no control characters and none of ``" ' ` \\ / { } $ < >``.
+  (An empty name derives the slug ``missing-project-name``, so that cookiecutter reaches this
+  hook, which then names project_name, instead of failing on an existing output folder.)
 - project_slug (directory and bundle name): lowercase letters, digits, ``-`` and ``_``,
   starting with a letter, not ending with ``-`` or ``_``, at most 64 characters.
 - package_name: a lowercase Python identifier (``[a-z_][a-z0-9_]*``) that is not a keyword and
@@ -23,6 +25,7 @@ Rules (the first violation is reported, naming the field and its rule):
 - default_branch, release_branch: valid git branch names made of letters, digits and ``. _ - /``;
   the two must differ.
 - *_service_principal: the application ID (a UUID) of a service principal.
+- alert_email: one e-mail address (job failures and drift alerts in test, staging and prod).
 - read_group: 1-255 letters, digits, spaces and ``. _ - @``, starting and ending with a letter or
   digit.
 """
@@ -39,6 +42,7 @@ from typing import Any
 CHOICES: dict[str, tuple[str, ...]] = {
     "cloud": ("azure", "aws", "gcp"),
     "cicd_platform": ("github_actions",),
+    "compute": ("serverless", "classic"),
     "include_feature_store": ("yes", "no"),
     "include_monitoring": ("yes", "no"),
     "include_serving": ("yes", "no"),
@@ -63,6 +67,7 @@ UC_IDENTIFIER_RE = re.compile(r"[a-z][a-z0-9_]{0,254}")
 HOST_RE = re.compile(r"https://((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})")
 BRANCH_RE = re.compile(r"[A-Za-z0-9._/-]{1,200}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 GROUP_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._@-]{0,253}[A-Za-z0-9])?")
 NAME_FORBIDDEN = set("\"'`\\/{}$<>")
 
@@ -132,6 +137,12 @@ def check_uuid(value: str) -> str | None:
     )
 
 
+def check_email(value: str) -> str | None:
+    if EMAIL_RE.fullmatch(value) and len(value) <= 254:
+        return None
+    return "must be one e-mail address such as ml-team@example.com"
+
+
 def check_group(value: str) -> str | None:
     if GROUP_RE.fullmatch(value):
         return None
@@ -184,6 +195,7 @@ def field_checks(context: dict[str, Any]) -> list[tuple[str, Callable[[str], str
         ("schema", check_uc_identifier),
         ("staging_service_principal", check_uuid),
         ("prod_service_principal", check_uuid),
+        ("alert_email", check_email),
         ("read_group", check_group),
     ]
 

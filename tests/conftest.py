@@ -26,7 +26,7 @@ def choice_options() -> dict[str, list[str]]:
 
 
 def all_combinations() -> list[dict[str, str]]:
-    """The full product of the choice options: every rendering that can differ."""
+    """The full product of the choice options (for reference: too many to render each time)."""
     options = choice_options()
     keys = sorted(options)
     return [
@@ -35,12 +35,41 @@ def all_combinations() -> list[dict[str, str]]:
     ]
 
 
+def pairwise_combinations() -> list[dict[str, str]]:
+    """The default, the all-on rendering, then combinations chosen greedily until every pair of
+    values of two options appears in at least one (deterministic: ties keep product order)."""
+    options = choice_options()
+    keys = sorted(options)
+    default = {key: options[key][0] for key in keys}
+    all_on = {key: ("yes" if "yes" in options[key] else options[key][0]) for key in keys}
+
+    def pairs(combo: dict[str, str]) -> set[tuple[str, str, str, str]]:
+        return {(a, combo[a], b, combo[b]) for a, b in itertools.combinations(keys, 2)}
+
+    chosen = [default] + ([all_on] if all_on != default else [])
+    wanted = {
+        (a, va, b, vb)
+        for a, b in itertools.combinations(keys, 2)
+        for va in options[a]
+        for vb in options[b]
+    }
+    for combo in chosen:
+        wanted -= pairs(combo)
+    candidates = all_combinations()
+    while wanted:
+        best = max(candidates, key=lambda combo: len(pairs(combo) & wanted))
+        chosen.append(best)
+        wanted -= pairs(best)
+    return chosen
+
+
 def combination_id(combo: dict[str, str]) -> str:
     return "-".join(f"{key}={value}" for key, value in sorted(combo.items()))
 
 
-COMBINATIONS = all_combinations()
+COMBINATIONS = pairwise_combinations()
 DEFAULT_COMBINATION = {key: values[0] for key, values in choice_options().items()}
+ALL_ON = COMBINATIONS[1] if len(COMBINATIONS) > 1 else COMBINATIONS[0]
 
 
 def render(output_dir: Path, **extra_context: str) -> Path:

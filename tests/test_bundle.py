@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from bundle_checks import check_bundle
-from conftest import COMBINATIONS, Renderings
+from conftest import ALL_ON, Renderings
 
 # Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
 BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
@@ -21,13 +21,14 @@ BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
     },
     "experiments": {"experiment": []},
     "registered_models": {"model": []},
+    "schemas": {"project_schema": []},
 }
 OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
     "include_feature_store": {"jobs": {"feature_refresh_job": ["refresh_features"]}},
     "include_monitoring": {"jobs": {"monitoring_job": ["monitor", "check_retrain", "retrain"]}},
-    "include_serving": {"model_serving_endpoints": {"serving_endpoint": []}},
 }
-ALL_YES = next(c for c in COMBINATIONS if all(c[o] == "yes" for o in OPTION_RESOURCES))
+# Every option on, with classic compute (the job_cluster variable exists only there).
+ALL_ON_CLASSIC = {**ALL_ON, "compute": "classic"}
 
 
 def expected_resources(options: dict[str, str]) -> dict[str, dict[str, list[str]]]:
@@ -137,7 +138,7 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         lambda d: task(d, "training_job", "train")["notebook_task"].update(
             notebook_path="../notebooks/trian.py"
         ),
-        "'../notebooks/trian.py' does not exist",
+        "notebooks/trian.py' does not exist",
     ),
     "dangling-resource-reference": (
         "resources/monitoring-job.yml",
@@ -168,10 +169,63 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         lambda d: d["targets"]["prod"]["resources"].update(registered_models={"modle": {}}),
         "overrides unknown registered_models.modle",
     ),
-    "prod-without-service-principal": (
+    "prod-job-without-service-principal": (
         "databricks.yml",
-        lambda d: d["targets"]["prod"].pop("run_as"),
-        "targets.prod: run_as must be a service principal",
+        lambda d: d["targets"]["prod"]["resources"]["jobs"]["training_job"].pop("run_as"),
+        "run_as of job 'training_job' must be a service principal",
+    ),
+    "target-run-as-with-serving-or-monitor": (
+        "databricks.yml",
+        lambda d: (
+            d["targets"]["staging"].update(run_as={"service_principal_name": "x"}),
+            d["resources"].update(
+                quality_monitors={
+                    "m": {"table_name": "a.b.c", "assets_dir": "/x", "output_schema_name": "a.b"}
+                }
+            ),
+        ),
+        "a target-level run_as makes `bundle validate` reject quality_monitors",
+    ),
+    "production-without-root-path": (
+        "databricks.yml",
+        lambda d: d["targets"]["staging"]["workspace"].pop("root_path"),
+        "targets.staging: mode production needs workspace.root_path",
+    ),
+    "failure-mail-to-a-service-principal": (
+        "databricks.yml",
+        set_in(
+            ["targets", "staging", "variables", "alert_email"], "${workspace.current_user.userName}"
+        ),
+        "failure mail goes to the deploying identity",
+    ),
+    "task-names-no-compute": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train").pop("job_cluster_key"),
+        "training_job.train: names no compute",
+    ),
+    "undeclared-job-cluster": (
+        TRAIN,
+        lambda d: task(d, "training_job", "train").update(job_cluster_key="ml_clustre"),
+        "job_cluster_key 'ml_clustre' is not defined",
+    ),
+    "target-appends-a-task-with-a-missing-notebook": (
+        "databricks.yml",
+        lambda d: d["targets"]["dev"].update(
+            resources={
+                "jobs": {
+                    "training_job": {
+                        "tasks": [
+                            {
+                                "task_key": "extra",
+                                "job_cluster_key": "ml_cluster",
+                                "notebook_task": {"notebook_path": "notebooks/nope.py"},
+                            }
+                        ]
+                    }
+                }
+            }
+        ),
+        "training_job.extra: notebook",
     ),
     "target-without-catalog": (
         "databricks.yml",
@@ -185,13 +239,6 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         ),
         "targets.dev: registered_models.model is deployed under a prefixed name",
     ),
-    "bad-serving-permission-level": (
-        "resources/serving-endpoint.yml",
-        lambda d: d["resources"]["model_serving_endpoints"]["serving_endpoint"]["permissions"][
-            0
-        ].update(level="CAN_QUERRY"),
-        "CAN_QUERRY",
-    ),
     "bad-target-permission": (
         "databricks.yml",
         lambda d: d["targets"]["prod"]["permissions"].append({"level": "CAN_QUERY"}),
@@ -199,16 +246,17 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
     ),
     "include-matches-nothing": (
         "databricks.yml",
-        lambda d: d["include"].append("jobs/*.yml"),
-        "include 'jobs/*.yml' matches no file",
+        lambda d: d["include"].append("resources/missing.yml"),
+        "include 'resources/missing.yml' does not match any file",
     ),
 }
 
 
 @pytest.fixture(scope="module")
 def pristine(renderings: Renderings) -> tuple[Path, list[str]]:
-    """The rendering with every option on (copied, never modified) and its own errors."""
-    project = renderings.get(ALL_YES)
+    """The rendering with every option on and classic compute (copied, never modified) and its
+    own errors."""
+    project = renderings.get(ALL_ON_CLASSIC)
     return project, check_bundle(project)
 
 

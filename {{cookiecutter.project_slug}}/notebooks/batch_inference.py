@@ -8,14 +8,13 @@
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.inference.batch import score_trips
-from {{ cookiecutter.package_name }}.names import DEFAULT_INPUT_PATH
 from {{ cookiecutter.package_name }}.platform import get_platform
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-input_path = platform.get_param("input_path", DEFAULT_INPUT_PATH)
-model_name = platform.get_param("model_name", f"{catalog}.{schema}.{{ cookiecutter.model_name }}")
+catalog = platform.get_param("catalog")
+schema = platform.get_param("schema")
+input_table = platform.get_param("input_table")
+model_name = platform.get_param("model_name")
 start_date = platform.get_param("start_date", "")
 end_date = platform.get_param("end_date", "")
 
@@ -23,14 +22,17 @@ end_date = platform.get_param("end_date", "")
 
 result = score_trips(
     platform,
-    input_path=input_path,
+    input_table=input_table,
     model_name=model_name,
     catalog=catalog,
     schema=schema,
     start_date=start_date,
     end_date=end_date,
 )
-print(f"scored {result.rows_scored} trips with version {result.model_version}")
+if result.skipped:
+    print(f"skipped: {model_name} has no champion yet (run training_job first)")
+else:
+    print(f"scored {result.rows_scored} trips with version {result.model_version}")
 
 # COMMAND ----------
 

@@ -2,24 +2,34 @@
 # MAGIC %md
 # MAGIC # Deploy
 # MAGIC Promotes the validated `challenger` (the version this job trained) to `champion` and keeps
-# MAGIC the replaced champion as `previous_champion`. Points the serving endpoint at the new
-# MAGIC champion when `serving_endpoint_name` is set.
+# MAGIC the replaced champion as `previous_champion`.{% if cookiecutter.include_serving == "yes" %} First points the serving endpoint at the new
+# MAGIC version (creating the endpoint on the first promotion) and waits until it is ready: if it
+# MAGIC does not become ready, the champion does not change.{% endif %}
 
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.deployment.promote import promote
 from {{ cookiecutter.package_name }}.platform import get_platform
+{%- if cookiecutter.include_serving == "yes" %}
+from {{ cookiecutter.package_name }}.platform.base import ServingSpec
+{%- endif %}
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-model_name = platform.get_param("model_name", f"{catalog}.{schema}.{{ cookiecutter.model_name }}")
+model_name = platform.get_param("model_name")
 model_version = platform.get_param("model_version", "")
-serving_endpoint_name = platform.get_param("serving_endpoint_name", "")
+{%- if cookiecutter.include_serving == "yes" %}
+serving = ServingSpec(
+    endpoint_name=platform.get_param("serving_endpoint_name"),
+    model_name=model_name,
+    model_version=model_version,
+    query_group=platform.get_param("serving_query_group", ""),
+    inference_table=platform.get_param("inference_table_schema", ""),
+)
+{%- endif %}
 
 # COMMAND ----------
 
-change = promote(platform, model_name, model_version, serving_endpoint_name)
+change = promote(platform, model_name, model_version{% if cookiecutter.include_serving == "yes" %}, serving{% endif %})
 print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
 
 # COMMAND ----------

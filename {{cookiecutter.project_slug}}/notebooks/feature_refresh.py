@@ -8,17 +8,16 @@
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.features.refresh import refresh_features
-from {{ cookiecutter.package_name }}.names import DEFAULT_INPUT_PATH
 from {{ cookiecutter.package_name }}.platform import get_platform
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-input_path = platform.get_param("input_path", DEFAULT_INPUT_PATH)
+catalog = platform.get_param("catalog")
+schema = platform.get_param("schema")
+input_table = platform.get_param("input_table")
 start_date = platform.get_param("start_date", "")
 end_date = platform.get_param("end_date", "")
 
 # COMMAND ----------
 
-counts = refresh_features(platform, input_path, catalog, schema, start_date, end_date)
+counts = refresh_features(platform, input_table, catalog, schema, start_date, end_date)
 print(f"feature rows written: {counts}")

@@ -1,23 +1,43 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Rollback
-# MAGIC Restores `previous_champion` as `champion` (and points the serving endpoint back at it when
-# MAGIC `serving_endpoint_name` is set). Run by hand after a bad promotion.
+# MAGIC Restores `previous_champion` as `champion`{% if cookiecutter.include_serving == "yes" %} (and points the serving endpoint back at it){% endif %}.
+# MAGIC An operator's decision, recorded on the restored version (`rollback_reason`, `rollback_by`,
+# MAGIC `champion_since`): monitoring judges it only on predictions made after the rollback.
 
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.deployment.promote import rollback
 from {{ cookiecutter.package_name }}.platform import get_platform
+{%- if cookiecutter.include_serving == "yes" %}
+from {{ cookiecutter.package_name }}.platform.base import ServingSpec
+{%- endif %}
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-model_name = platform.get_param("model_name", f"{catalog}.{schema}.{{ cookiecutter.model_name }}")
-serving_endpoint_name = platform.get_param("serving_endpoint_name", "")
+model_name = platform.get_param("model_name")
+reason = platform.get_param("reason", "")
+requested_by = platform.get_param("requested_by", "")
+{%- if cookiecutter.include_serving == "yes" %}
+serving = ServingSpec(
+    endpoint_name=platform.get_param("serving_endpoint_name"),
+    model_name=model_name,
+    model_version="",
+    query_group=platform.get_param("serving_query_group", ""),
+    inference_table=platform.get_param("inference_table_schema", ""),
+)
+{%- endif %}
 
 # COMMAND ----------
 
-change = rollback(platform, model_name, serving_endpoint_name)
+change = rollback(
+    platform,
+    model_name,
+    reason=reason,
+    requested_by=requested_by,
+{%- if cookiecutter.include_serving == "yes" %}
+    serving=serving,
+{%- endif %}
+)
 print(f"champion: v{change.champion_version} (was v{change.replaced_version})")
 
 # COMMAND ----------

@@ -7,7 +7,6 @@
 
 # COMMAND ----------
 
-from {{ cookiecutter.package_name }}.names import DEFAULT_INPUT_PATH
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_feature_store == "yes" %}
 from {{ cookiecutter.package_name }}.training.feature_store_dataset import (
@@ -16,24 +15,26 @@ from {{ cookiecutter.package_name }}.training.feature_store_dataset import (
 {%- else %}
 from {{ cookiecutter.package_name }}.training.dataset import build_inline_training_data
 {%- endif %}
+from {{ cookiecutter.package_name }}.training.model import parse_hyperparameters
 from {{ cookiecutter.package_name }}.training.train import train_and_register
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-input_path = platform.get_param("input_path", DEFAULT_INPUT_PATH)
-model_name = platform.get_param("model_name", f"{catalog}.{schema}.{{ cookiecutter.model_name }}")
-experiment_name = platform.get_param("experiment_name", "/Shared/{{ cookiecutter.project_slug }}")
+catalog = platform.get_param("catalog")
+schema = platform.get_param("schema")
+input_table = platform.get_param("input_table")
+model_name = platform.get_param("model_name")
+experiment_name = platform.get_param("experiment_name")
+hyperparameters = parse_hyperparameters(platform.get_param("hyperparameters", "{}"))
 start_date = platform.get_param("start_date", "")
 end_date = platform.get_param("end_date", "")
 
 # COMMAND ----------
 {% if cookiecutter.include_feature_store == "yes" %}
 data = build_feature_store_training_data(
-    platform, input_path, catalog, schema, start_date, end_date
+    platform, input_table, catalog, schema, start_date, end_date
 )
 {%- else %}
-data = build_inline_training_data(platform, input_path, start_date, end_date)
+data = build_inline_training_data(platform, input_table, start_date, end_date)
 {%- endif %}
 result = train_and_register(
     platform,
@@ -44,6 +45,7 @@ result = train_and_register(
     schema=schema,
     start_date=start_date,
     end_date=end_date,
+    params=hyperparameters,
 )
 print(f"registered {result.model_uri} (run {result.run_id}): {result.metrics}")
 

@@ -9,19 +9,19 @@
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.platform import get_platform
+from {{ cookiecutter.package_name }}.validation.gate import GateConfig, parse_share
 from {{ cookiecutter.package_name }}.validation.validate import validate_model
 
 platform = get_platform(spark, dbutils)
-catalog = platform.get_param("catalog", "{{ cookiecutter.catalog_dev }}")
-schema = platform.get_param("schema", "{{ cookiecutter.schema }}")
-model_name = platform.get_param("model_name", f"{catalog}.{schema}.{{ cookiecutter.model_name }}")
-model_version = platform.get_param("model_version", "") or platform.get_task_value(
-    "train", "model_version"
+catalog = platform.get_param("catalog")
+schema = platform.get_param("schema")
+model_name = platform.get_param("model_name")
+model_version = platform.get_param("model_version")
+experiment_name = platform.get_param("experiment_name")
+validation_mode = platform.get_param("validation_mode")
+min_improvement = parse_share(
+    platform.get_param("min_relative_improvement", "0.0"), "min_relative_improvement"
 )
-experiment_name = platform.get_param("experiment_name", "/Shared/{{ cookiecutter.project_slug }}")
-validation_mode = platform.get_param("validation_mode", "enforce")
-if not model_version:
-    raise ValueError("model_version is required (the train task's task value)")
 
 # COMMAND ----------
 
@@ -33,6 +33,7 @@ report = validate_model(
     catalog=catalog,
     schema=schema,
     validation_mode=validation_mode,
+    config=GateConfig(min_relative_improvement=min_improvement),
 )
 for check in report.checks:
     print(f"{'PASS' if check.passed else 'FAIL'} {check.check}: {check.detail}")

@@ -25,7 +25,7 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def spark():
     """The process-wide local SparkSession (local[2], UTC, Arrow on, UI off)."""
-    from {{ cookiecutter.package_name }}.runner.spark import get_spark
+    from {{ cookiecutter.package_name }}_local.spark import get_spark
 
     session = get_spark()
     yield session
@@ -35,8 +35,8 @@ def spark():
 @pytest.fixture
 def local_platform(spark, tmp_path: Path) -> Iterator:
     """A LocalPlatform with its own state folder (fresh tables and MLflow database)."""
-    from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
-    from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
+    from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
+    from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
 
     yield LocalPlatform(spark, LocalDbutils(), state=tmp_path / "state")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from deltalake import DeltaTable
 
-from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.data import sample
+from {{ cookiecutter.package_name }}_local import sample
+from {{ cookiecutter.package_name }}_local.cli import main
 
 from .bundles import notebook_task, ref, write_bundle
 
@@ -14,7 +14,7 @@ VARIABLES = {
     "catalog": {"default": "dev"},
     "schema": {"default": "s"},
     "model_name": {"default": "m"},
-    "input_path": {"default": INPUT},
+    "input_table": {"default": INPUT},
 }
 RECORD_JOB = """
 import os

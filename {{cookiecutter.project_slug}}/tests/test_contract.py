@@ -6,7 +6,6 @@ from datetime import datetime
 
 import pytest
 
-from {{ cookiecutter.package_name }}.data.sample import generate_trips
 from {{ cookiecutter.package_name }}.features.contract import (
     PICKUP_FEATURES_CONTRACT,
     RAW_TRIPS_CONTRACT,
@@ -15,6 +14,7 @@ from {{ cookiecutter.package_name }}.features.contract import (
     check_contract,
 )
 from {{ cookiecutter.package_name }}.features.transforms import clean_trips, pickup_features
+from {{ cookiecutter.package_name }}_local.sample import generate_trips
 
 
 @pytest.fixture(scope="module")

@@ -1,79 +1,143 @@
-"""Alias moves of promote and rollback, against an in-memory registry."""
+"""Promotion and rollback: alias moves and version tags in a real (SQLite) MLflow registry."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
-from mlflow.exceptions import MlflowException
+from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.deployment.promote import DeploymentError, promote, rollback
+from {{ cookiecutter.package_name }}.names import (
+    TAG_CHAMPION_SINCE,
+    TAG_ROLLBACK_BY,
+    TAG_ROLLBACK_REASON,
+    TAG_ROLLED_BACK,
+    TAG_VALIDATION_STATUS,
+    VALIDATION_ABANDONED,
+    VALIDATION_PASSED,
+)
+from {{ cookiecutter.package_name }}.platform.base import ServingEndpointError, ServingSpec
+from {{ cookiecutter.package_name }}.registry import alias_version
+from {{ cookiecutter.package_name }}_local.platform import configure_local_mlflow
 
 MODEL = "dev.taxi.fare_model"
+SERVING = ServingSpec("fare-endpoint", "", "", query_group="readers", inference_table="dev.taxi")
 
 
-class FakeRegistry:
-    """The alias and tag calls of MlflowClient that deployment uses."""
+class RegistryPlatform:
+    """The registry and serving calls of a platform: a real MlflowClient, recorded endpoints."""
 
-    def __init__(self, aliases: dict[str, str]):
-        self.aliases = dict(aliases)
-        self.tags: dict[tuple[str, str], str] = {}
+    def __init__(self, client: MlflowClient, endpoint_fails: bool = False) -> None:
+        self.client = client
+        self.endpoint_fails = endpoint_fails
+        self.served: list[ServingSpec] = []
 
-    def get_model_version_by_alias(self, name, alias):
-        if alias not in self.aliases:
-            raise MlflowException(f"alias {alias} not found")
-        return type("Version", (), {"version": self.aliases[alias]})()
+    def mlflow_client(self) -> MlflowClient:
+        return self.client
 
-    def set_registered_model_alias(self, name, alias, version):
-        self.aliases[alias] = str(version)
-
-    def delete_registered_model_alias(self, name, alias):
-        del self.aliases[alias]
-
-    def set_model_version_tag(self, name, version, key, value):
-        self.tags[(str(version), key)] = value
+    def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
+        if self.endpoint_fails:
+            raise ServingEndpointError(f"{spec.endpoint_name} did not become ready")
+        self.served.append(spec)
 
 
-class FakePlatform:
-    def __init__(self, aliases: dict[str, str]):
-        self.registry = FakeRegistry(aliases)
-        self.endpoint_updates: list[tuple[str, str, str]] = []
+@pytest.fixture
+def registry(tmp_path) -> RegistryPlatform:
+    """Model versions 1-3, each passed the gate unless a test says otherwise."""
+    uri = configure_local_mlflow(tmp_path / "state")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model(MODEL)
+    for _ in range(3):
+        version = client.create_model_version(MODEL, source=str(tmp_path)).version
+        client.set_model_version_tag(MODEL, version, TAG_VALIDATION_STATUS, VALIDATION_PASSED)
+    return RegistryPlatform(client)
 
-    def mlflow_client(self):
-        return self.registry
 
-    def update_serving_endpoint(self, endpoint_name, model_name, version):
-        self.endpoint_updates.append((endpoint_name, model_name, version))
+def aliases(platform: RegistryPlatform) -> dict[str, str]:
+    return {
+        alias: version
+        for alias in ("champion", "challenger", "previous_champion")
+        if (version := alias_version(platform.client, MODEL, alias)) is not None
+    }
 
 
-def test_promote_keeps_the_old_champion_as_previous():
-    platform = FakePlatform({"champion": "1", "challenger": "2"})
-    change = promote(platform, MODEL, "2", "fare-endpoint")
+def tags(platform: RegistryPlatform, version: str) -> dict[str, str]:
+    return platform.client.get_model_version(MODEL, version).tags
+
+
+def test_promote_keeps_the_old_champion_as_previous_and_serves_the_new_one(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "1")
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+
+    change = promote(registry, MODEL, "2", SERVING)
+
     assert (change.champion_version, change.replaced_version) == ("2", "1")
-    assert platform.registry.aliases == {"champion": "2", "previous_champion": "1"}
-    assert platform.endpoint_updates == [("fare-endpoint", MODEL, "2")]
+    assert aliases(registry) == {"champion": "2", "previous_champion": "1"}
+    assert [(s.endpoint_name, s.model_name, s.model_version) for s in registry.served] == [
+        ("fare-endpoint", MODEL, "2")
+    ]
+    assert datetime.fromisoformat(tags(registry, "2")[TAG_CHAMPION_SINCE]).tzinfo is not None
 
 
-def test_first_promotion_and_no_endpoint():
-    platform = FakePlatform({"challenger": "1"})
-    assert promote(platform, MODEL, "", "").champion_version == "1"
-    assert platform.registry.aliases == {"champion": "1"}
-    assert platform.endpoint_updates == []
+def test_first_promotion_without_an_endpoint(registry):
+    registry.client.set_registered_model_alias(MODEL, "challenger", "1")
+    assert promote(registry, MODEL, "").champion_version == "1"
+    assert aliases(registry) == {"champion": "1"}
+    assert registry.served == []
 
 
-def test_only_the_validated_challenger_is_promoted():
-    platform = FakePlatform({"champion": "1", "challenger": "2"})
+def test_only_the_validated_challenger_is_promoted(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "1")
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
     with pytest.raises(DeploymentError, match="not the challenger"):
-        promote(platform, MODEL, "3")
+        promote(registry, MODEL, "3")
+    registry.client.set_model_version_tag(MODEL, "2", TAG_VALIDATION_STATUS, VALIDATION_ABANDONED)
+    with pytest.raises(DeploymentError, match="validation_status is abandoned"):
+        promote(registry, MODEL, "2")
+    assert aliases(registry) == {"champion": "1", "challenger": "2"}
+
+
+def test_promoting_with_no_challenger_is_an_error(registry):
     with pytest.raises(DeploymentError, match="nothing validated"):
-        promote(FakePlatform({}), MODEL, "")
-    assert platform.registry.aliases == {"champion": "1", "challenger": "2"}
+        promote(registry, MODEL, "")
 
 
-def test_rollback_restores_previous_champion_once():
-    platform = FakePlatform({"champion": "2", "previous_champion": "1"})
-    change = rollback(platform, MODEL, "fare-endpoint")
+def test_an_endpoint_that_does_not_become_ready_keeps_the_champion(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "1")
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+    failing = RegistryPlatform(registry.client, endpoint_fails=True)
+    with pytest.raises(ServingEndpointError):
+        promote(failing, MODEL, "2", SERVING)
+    assert aliases(registry) == {"champion": "1", "challenger": "2"}
+
+
+def test_rollback_restores_the_previous_champion_once_and_records_why(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "2")
+    registry.client.set_registered_model_alias(MODEL, "previous_champion", "1")
+
+    change = rollback(
+        registry, MODEL, reason="v2 misprices airport trips", requested_by="jane", serving=SERVING
+    )
+
     assert (change.champion_version, change.replaced_version) == ("1", "2")
-    assert platform.registry.aliases == {"champion": "1"}
-    assert platform.registry.tags[("2", "rolled_back")] == "true"
-    assert platform.endpoint_updates == [("fare-endpoint", MODEL, "1")]
+    assert aliases(registry) == {"champion": "1"}
+    restored = tags(registry, "1")
+    assert restored[TAG_ROLLBACK_REASON] == "v2 misprices airport trips"
+    assert restored[TAG_ROLLBACK_BY] == "jane"
+    assert TAG_CHAMPION_SINCE in restored
+    assert tags(registry, "2")[TAG_ROLLED_BACK] == "true"
+    assert [s.model_version for s in registry.served] == ["1"]
     with pytest.raises(DeploymentError, match="no @previous_champion"):
-        rollback(platform, MODEL)
+        rollback(registry, MODEL, reason="again", requested_by="jane")
+
+
+def test_rollback_needs_a_reason_and_a_version_that_passed(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "2")
+    registry.client.set_registered_model_alias(MODEL, "previous_champion", "1")
+    with pytest.raises(DeploymentError, match="needs a reason"):
+        rollback(registry, MODEL, reason=" ", requested_by="jane")
+    registry.client.set_model_version_tag(MODEL, "1", TAG_VALIDATION_STATUS, VALIDATION_ABANDONED)
+    with pytest.raises(DeploymentError, match="cannot roll back to"):
+        rollback(registry, MODEL, reason="bad v2", requested_by="jane")
+    assert aliases(registry) == {"champion": "2", "previous_champion": "1"}

@@ -1,217 +1,281 @@
 """End to end: every job of this bundle, run locally from databricks.yml and resources/.
 
-The tests share one local state and run in file order, as the lifecycle does:
-{% if cookiecutter.include_feature_store == "yes" %}refresh -> {% endif %}train -> validate -> deploy -> score -> a worse model is rejected ->
-{% if cookiecutter.include_monitoring == "yes" %}drifted batch -> monitoring retrains{% else %}retrain{% endif %} -> rollback.
+One story runs once per test session, in lifecycle order, through the bundle's own jobs, and
+the tests below read what happened:
+
+refresh features (twice: idempotent) -> bad data stops the refresh -> train, validate, deploy
+v1 -> score (twice: each trip once) -> a worse model is rejected -> report mode records without
+deploying -> retraining the same model is a tie, not promoted -> a killed run's leftovers ->
+drift makes monitoring retrain (or a better model is trained) -> rollback to v1 -> monitoring
+judges v1 only on what it scored since the rollback.
+
+Steps of jobs this bundle does not have (feature store, monitoring) are left out, and so are
+the tests about them: which exist is read from the bundle itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mlflow.entities import RunStatus
 
-{% if cookiecutter.include_monitoring == "yes" -%}
-from {{ cookiecutter.package_name }}.data import sample
-{% endif -%}
 from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
-{%- if cookiecutter.include_monitoring == "yes" %}
-    DRIFT_METRICS_TABLE,
-{%- endif %}
     INFERENCE_LOG_TABLE,
-{%- if cookiecutter.include_feature_store == "yes" %}
-    PICKUP_FEATURES_TABLE,
-{%- endif %}
     PREVIOUS_CHAMPION,
+    TAG_CHAMPION_SINCE,
+    TAG_ROLLBACK_REASON,
+    TAG_TASK,
+    TAG_VALIDATION_STATUS,
+    VALIDATION_ABANDONED,
     VALIDATION_RESULTS_TABLE,
 )
-{%- if cookiecutter.include_feature_store == "yes" or cookiecutter.include_monitoring == "yes" %}
-from {{ cookiecutter.package_name }}.platform.local import LocalPlatform, generate_sample
-{%- else %}
-from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
-{%- endif %}
 from {{ cookiecutter.package_name }}.registry import alias_version
-from {{ cookiecutter.package_name }}.runner import JobRunner, RunResult, load_bundle
-from {{ cookiecutter.package_name }}.runner.results import EXCLUDED, SUCCESS
+from {{ cookiecutter.package_name }}_local import sample
+from {{ cookiecutter.package_name }}_local.demo import deployed_names
+from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
+from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunResult, load_bundle
+from {{ cookiecutter.package_name }}_local.runner.results import EXCLUDED, SUCCESS
 
 TRAIN = {"start_date": "2016-01-01", "end_date": "2016-02-14"}
 SCORE = {"start_date": "2016-02-15", "end_date": "2016-02-29"}
-# Two days of January: a model that cannot match the champion.
-TOO_LITTLE_DATA = {"start_date": "2016-01-01", "end_date": "2016-01-02"}
+DRIFT = {"start_date": sample.DRIFT_START, "end_date": sample.DRIFT_END}
+# v1 is deliberately small, so that a model with the default hyperparameters beats it; a model
+# of two boosting rounds is worse than v1.
+WEAK = {"hyperparameters": json.dumps({"max_iter": 20})}
+WORSE = {"hyperparameters": json.dumps({"max_iter": 2})}
+REASON = "v2 misprices airport trips"
+JOBS = set(load_bundle(Path(__file__).resolve().parents[1], "dev").job_keys)
 
 
 @dataclass
-class Lifecycle:
-    """The bundle's jobs and the local platform they write to."""
+class Story:
+    """The bundle's jobs, the local platform they write to, and what each step produced."""
 
-    runner: JobRunner
+    root: Path
+    spark: Any
     platform: LocalPlatform
     prefix: str
     model_name: str
-    input_path: str
+    input_table: str
+    jobs: list[str]
+    runs: dict[str, RunResult] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
 
-    def run(self, job_key: str, **params: str) -> RunResult:
-        return self.runner.run(job_key, params)
+    def run(self, step: str, job: str, params: dict[str, str] | None = None, **variables: str):
+        bundle = load_bundle(self.root, "dev", variables)
+        result = JobRunner(bundle, spark=self.spark, out=lambda _: None).run(job, params)
+        self.runs[step] = result
+        return result
 
     def rows(self, table: str) -> int:
-        return self.platform.read_table(f"{self.prefix}.{table}").count()
+        name = f"{self.prefix}.{table}"
+        return self.platform.read_table(name).count() if self.platform.table_exists(name) else 0
 
     def alias(self, alias: str) -> str | None:
         return alias_version(self.platform.mlflow_client(), self.model_name, alias)
 
+    def tags(self, version: str) -> dict[str, str]:
+        return self.platform.mlflow_client().get_model_version(self.model_name, version).tags
+
+    def has(self, job: str) -> bool:
+        return job in self.jobs
+
+
+def tell(story: Story) -> None:
+    """Run every step of the lifecycle once, recording results and facts."""
+    fs, monitoring = story.has("feature_refresh_job"), story.has("monitoring_job")
+    if fs:
+        story.run("refresh", "feature_refresh_job")
+        story.facts["feature_rows"] = story.rows("pickup_features")
+        story.run("refresh again", "feature_refresh_job")
+        story.facts["feature_rows_again"] = story.rows("pickup_features")
+        bad = generate_sample("2016-03-01", "2016-03-02", 200, seed=7)
+        bad.loc[bad.index[:50], "trip_distance"] = -3.0
+        story.platform.write_source("test.bad.trips", bad, mode="overwrite")
+        story.run("bad data", "feature_refresh_job", input_table="test.bad.trips")
+        story.facts["feature_rows_after_bad_data"] = story.rows("pickup_features")
+
+    story.run("train v1", "training_job", TRAIN, **WEAK)
+    story.facts["champion after v1"] = story.alias(CHAMPION)
+    story.run("score", "batch_inference_job", SCORE)
+    story.facts["scored rows"] = story.rows(INFERENCE_LOG_TABLE)
+    story.run("score again", "batch_inference_job", SCORE)
+    story.facts["scored rows again"] = story.rows(INFERENCE_LOG_TABLE)
+
+    story.run("worse model", "training_job", TRAIN, **WORSE)
+    story.facts["champion after worse"] = story.alias(CHAMPION)
+    story.run("report mode", "training_job", TRAIN, **WORSE, validation_mode="report")
+    story.facts["challenger after report"] = story.alias(CHALLENGER)
+    story.run("same model again", "training_job", TRAIN, **WEAK)
+    story.facts["champion after tie"] = story.alias(CHAMPION)
+
+    # A killed run: a version the gate never judged, a validation run left RUNNING.
+    client = story.platform.mlflow_client()
+    source = client.get_model_version(story.model_name, "1").source
+    orphan = client.create_model_version(story.model_name, source=source).version
+    experiment = client.get_experiment_by_name(_experiment(story))
+    stale = client.create_run(experiment.experiment_id, tags={TAG_TASK: "validate"}).info.run_id
+    story.facts.update(orphan=str(orphan), stale_run=stale)
+
+    if monitoring:
+        drifted = generate_sample(
+            *DRIFT.values(), sample.DRIFT_ROWS, sample.DEFAULT_SEED + 1, drift=True
+        )
+        story.platform.write_source(story.input_table, drifted)
+        if fs:
+            story.run("refresh drifted", "feature_refresh_job", DRIFT)
+        story.run("score drifted", "batch_inference_job", DRIFT)
+        story.run("monitor", "monitoring_job")
+    else:
+        story.run("better model", "training_job", TRAIN)
+    story.facts["champion after retrain"] = story.alias(CHAMPION)
+    story.facts["previous after retrain"] = story.alias(PREVIOUS_CHAMPION)
+
+    story.run("rollback", "rollback_job", {"reason": REASON, "requested_by": "tests"})
+    story.facts["champion after rollback"] = story.alias(CHAMPION)
+    if monitoring:
+        story.run("monitor after rollback", "monitoring_job")
+
+
+def _experiment(story: Story) -> str:
+    bundle = load_bundle(story.root, "dev")
+    return bundle.resources["experiments"]["experiment"]["name"]
+
 
 @pytest.fixture(scope="module")
-def lifecycle(spark, project_root: Path, tmp_path_factory) -> Iterator[Lifecycle]:
+def story(spark, project_root: Path, tmp_path_factory) -> Story:
     state = tmp_path_factory.mktemp("end-to-end-state")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LOCAL_STATE_DIR", str(state))
-        bundle = load_bundle(project_root, "dev", {})
-        variables = bundle.variables
-        prefix = f"{variables['catalog']}.{variables['schema']}"
-        yield Lifecycle(
-            runner=JobRunner(bundle, spark=spark),
+        bundle = load_bundle(project_root, "dev")
+        prefix, model_name = deployed_names(bundle)
+        told = Story(
+            root=project_root,
+            spark=spark,
             platform=LocalPlatform(spark, state=state),
             prefix=prefix,
-            model_name=f"{prefix}.{variables['model_name']}",
-            input_path=str(variables["input_path"]),
+            model_name=model_name,
+            input_table=str(bundle.variables["input_table"]),
+            jobs=bundle.job_keys,
         )
+        tell(told)
+        yield told
 
 
-def assert_succeeded(result: RunResult) -> None:
+def succeeded(result: RunResult) -> bool:
     failure = result.root_failure()
     assert result.success, f"{failure.task_key}: {failure.error}\n{failure.traceback}"
-{%- if cookiecutter.include_feature_store == "yes" %}
+    return True
 
 
-def test_feature_refresh_is_idempotent(lifecycle: Lifecycle) -> None:
-    assert_succeeded(lifecycle.run("feature_refresh_job"))
-    rows = lifecycle.rows(PICKUP_FEATURES_TABLE)
-    assert rows > 0
+if "feature_refresh_job" in JOBS:
 
-    assert_succeeded(lifecycle.run("feature_refresh_job"))
-    assert lifecycle.rows(PICKUP_FEATURES_TABLE) == rows
+    def test_feature_refresh_is_idempotent(story):
+        assert succeeded(story.runs["refresh"]) and succeeded(story.runs["refresh again"])
+        assert story.facts["feature_rows"] > 0
+        assert story.facts["feature_rows_again"] == story.facts["feature_rows"]
 
-
-def test_bad_data_stops_the_refresh_before_it_writes(lifecycle: Lifecycle) -> None:
-    before = lifecycle.rows(PICKUP_FEATURES_TABLE)
-    bad = generate_sample("2016-03-01", "2016-03-02", 200, seed=7)
-    bad.loc[bad.index[:50], "trip_distance"] = -3.0
-    lifecycle.platform.write_source("/bad/trips", bad, mode="overwrite")
-    runner = JobRunner(
-        load_bundle(lifecycle.runner.bundle.root, "dev", {"input_path": "/bad/trips"}),
-        spark=lifecycle.platform.spark,
-    )
-
-    result = runner.run("feature_refresh_job", {})
-
-    assert not result.success
-    failure = result.root_failure()
-    assert failure.task_key == "refresh_features"
-    assert "trip_distance" in failure.error
-    assert lifecycle.rows(PICKUP_FEATURES_TABLE) == before
-{%- endif %}
+    def test_bad_data_stops_the_refresh_before_it_writes(story):
+        result = story.runs["bad data"]
+        failure = result.root_failure()
+        assert not result.success and failure.task_key == "refresh_features"
+        assert failure.actionable and "trip_distance" in failure.error
+        assert story.facts["feature_rows_after_bad_data"] == story.facts["feature_rows"]
 
 
-def test_training_job_trains_validates_and_promotes(lifecycle: Lifecycle) -> None:
-    result = lifecycle.run("training_job", **TRAIN)
-
-    assert_succeeded(result)
+def test_training_job_trains_validates_and_promotes(story):
+    result = story.runs["train v1"]
+    assert succeeded(result)
     assert {key: task.state for key, task in result.tasks.items()} == dict.fromkeys(
         ("train", "validate", "check_passed", "deploy"), SUCCESS
     )
-    version = result.value("train", "model_version")
-    assert version == "1"
+    assert result.value("train", "model_version") == "1"
     assert result.value("validate", "passed") == "true"
-    assert lifecycle.alias(CHAMPION) == version
-    checks = lifecycle.platform.read_table(f"{lifecycle.prefix}.{VALIDATION_RESULTS_TABLE}")
-    assert checks.filter("model_version = '1'").count() >= 3
+    assert story.facts["champion after v1"] == "1"
+    checks = story.platform.read_table(f"{story.prefix}.{VALIDATION_RESULTS_TABLE}")
     assert checks.filter("model_version = '1' AND NOT passed").count() == 0
 
 
-def test_batch_inference_scores_each_trip_once(lifecycle: Lifecycle) -> None:
-    assert_succeeded(lifecycle.run("batch_inference_job", **SCORE))
-    rows = lifecycle.rows(INFERENCE_LOG_TABLE)
-    assert rows > 0
-    log = lifecycle.platform.read_table(f"{lifecycle.prefix}.{INFERENCE_LOG_TABLE}")
-    assert {r.model_version for r in log.select("model_version").distinct().collect()} == {"1"}
-    assert log.filter("prediction IS NULL").count() == 0
-
-    rerun = lifecycle.run("batch_inference_job", **SCORE)
-    assert_succeeded(rerun)
-    assert rerun.value("score", "rows_scored") == 0
-    assert lifecycle.rows(INFERENCE_LOG_TABLE) == rows
+def test_batch_inference_scores_each_trip_once(story):
+    assert succeeded(story.runs["score"]) and succeeded(story.runs["score again"])
+    assert story.runs["score"].value("score", "rows_scored") == story.facts["scored rows"] > 0
+    assert story.runs["score again"].value("score", "rows_scored") == 0
+    assert story.facts["scored rows again"] == story.facts["scored rows"]
 
 
-def test_gate_rejects_a_worse_model_and_keeps_the_champion(lifecycle: Lifecycle) -> None:
-    result = lifecycle.run("training_job", **TOO_LITTLE_DATA)
-
-    assert not result.success
-    assert result.root_failure().task_key == "validate"
+def test_gate_rejects_a_worse_model_and_keeps_the_champion(story):
+    result = story.runs["worse model"]
+    assert not result.success and result.root_failure().task_key == "validate"
+    assert result.root_failure().actionable
     assert result.tasks["deploy"].state != SUCCESS
-    rejected = result.value("train", "model_version")
-    assert lifecycle.alias(CHAMPION) == "1"
-    assert lifecycle.alias(CHALLENGER) != rejected
-    checks = lifecycle.platform.read_table(f"{lifecycle.prefix}.{VALIDATION_RESULTS_TABLE}")
-    assert checks.filter(f"model_version = '{rejected}' AND NOT passed").count() >= 1
+    assert story.facts["champion after worse"] == "1"
 
 
-def test_report_mode_records_a_failed_gate_without_deploying(lifecycle: Lifecycle) -> None:
-    bundle = load_bundle(lifecycle.runner.bundle.root, "dev", {"validation_mode": "report"})
-    result = JobRunner(bundle, spark=lifecycle.platform.spark).run("training_job", TOO_LITTLE_DATA)
-
-    assert_succeeded(result)
+def test_report_mode_records_a_failed_gate_without_deploying(story):
+    result = story.runs["report mode"]
+    assert succeeded(result)
     assert result.value("validate", "passed") == "false"
     assert result.tasks["check_passed"].outcome == "false"
     assert result.tasks["deploy"].state == EXCLUDED
-    assert lifecycle.alias(CHAMPION) == "1"
-    assert lifecycle.alias(CHALLENGER) is None
-{%- if cookiecutter.include_monitoring == "yes" %}
+    assert story.facts["challenger after report"] is None
 
 
-def test_drift_starts_retraining_through_the_job_graph(lifecycle: Lifecycle) -> None:
-    drift_window = {"start_date": sample.DRIFT_START, "end_date": sample.DRIFT_END}
-    drifted = generate_sample(
-        sample.DRIFT_START, sample.DRIFT_END, sample.DRIFT_ROWS, sample.DEFAULT_SEED + 1, drift=True
+def test_a_tie_with_the_champion_is_not_promoted(story):
+    result = story.runs["same model again"]
+    assert not result.success and result.root_failure().task_key == "validate"
+    assert "not better than the champion" in result.root_failure().error
+    assert story.facts["champion after tie"] == "1"
+    tie = result.value("train", "model_version")
+    assert story.tags(tie)[TAG_VALIDATION_STATUS] == "failed"
+
+
+def test_the_next_training_run_cleans_up_after_a_killed_run(story):
+    client = story.platform.mlflow_client()
+    assert client.get_run(story.facts["stale_run"]).info.status == RunStatus.to_string(
+        RunStatus.KILLED
     )
-    lifecycle.platform.write_source(lifecycle.input_path, drifted)
-{%- if cookiecutter.include_feature_store == "yes" %}
-    assert_succeeded(lifecycle.run("feature_refresh_job", **drift_window))
-{%- endif %}
-    assert_succeeded(lifecycle.run("batch_inference_job", **drift_window))
-
-    result = lifecycle.run("monitoring_job")
-
-    assert_succeeded(result)
-    assert result.value("monitor", "retrain") == "true"
-    assert result.tasks["check_retrain"].outcome == "true"
-    retrain = result.tasks["retrain"].child
-    assert retrain is not None and retrain.job_key == "training_job" and retrain.success
-    new_version = retrain.value("train", "model_version")
-    assert lifecycle.alias(CHAMPION) == new_version
-    assert lifecycle.alias(PREVIOUS_CHAMPION) == "1"
-    metrics = lifecycle.platform.read_table(f"{lifecycle.prefix}.{DRIFT_METRICS_TABLE}")
-    assert metrics.filter("breached").count() >= 1
-{%- else %}
+    assert story.tags(story.facts["orphan"])[TAG_VALIDATION_STATUS] == VALIDATION_ABANDONED
+    assert story.facts["orphan"] not in (
+        story.facts["champion after retrain"],
+        story.facts["champion after rollback"],
+    )
 
 
-def test_retraining_on_the_same_window_replaces_the_champion(lifecycle: Lifecycle) -> None:
-    result = lifecycle.run("training_job", **TRAIN)
+if "monitoring_job" in JOBS:
 
-    assert_succeeded(result)
-    assert lifecycle.alias(CHAMPION) == result.value("train", "model_version")
-    assert lifecycle.alias(PREVIOUS_CHAMPION) == "1"
-{%- endif %}
+    def test_drift_starts_retraining_through_the_job_graph(story):
+        result = story.runs["monitor"]
+        assert succeeded(result)
+        assert result.value("monitor", "retrain") == "true"
+        assert result.tasks["check_retrain"].outcome == "true"
+        retrain = result.tasks["retrain"].child
+        assert retrain is not None and retrain.job_key == "training_job" and retrain.success
+        assert story.facts["champion after retrain"] == retrain.value("train", "model_version")
+        assert story.facts["previous after retrain"] == "1"
+
+    def test_a_rollback_sticks_monitoring_judges_only_rows_scored_since(story):
+        result = story.runs["monitor after rollback"]
+        assert succeeded(result)
+        assert result.value("monitor", "retrain") == "false"
+        assert result.tasks["retrain"].state == EXCLUDED
+        assert story.facts["champion after rollback"] == story.alias(CHAMPION) == "1"
+
+else:
+
+    def test_a_better_model_replaces_the_champion(story):
+        assert succeeded(story.runs["better model"])
+        assert story.facts["champion after retrain"] not in (None, "1")
+        assert story.facts["previous after retrain"] == "1"
 
 
-def test_rollback_restores_the_previous_champion(lifecycle: Lifecycle) -> None:
-    replaced = lifecycle.alias(CHAMPION)
-    assert replaced not in (None, "1")
-
-    assert_succeeded(lifecycle.run("rollback_job"))
-
-    assert lifecycle.alias(CHAMPION) == "1"
-    assert lifecycle.alias(PREVIOUS_CHAMPION) is None
+def test_rollback_restores_the_previous_champion_and_records_why(story):
+    assert succeeded(story.runs["rollback"])
+    assert story.facts["champion after rollback"] == "1"
+    tags = story.tags("1")
+    assert tags[TAG_ROLLBACK_REASON] == REASON and TAG_CHAMPION_SINCE in tags

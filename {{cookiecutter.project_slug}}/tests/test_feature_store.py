@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F  # noqa: N812
 
-from {{ cookiecutter.package_name }}.data.sample import generate_trips
 from {{ cookiecutter.package_name }}.features.contract import DataContractError
 from {{ cookiecutter.package_name }}.features.lookups import feature_lookups
 from {{ cookiecutter.package_name }}.features.refresh import refresh_features
 from {{ cookiecutter.package_name }}.names import DROPOFF_FEATURES, FEATURE_COLUMNS, PICKUP_FEATURES
+from {{ cookiecutter.package_name }}_local.sample import generate_trips
 
 
 class RecordingPlatform:
@@ -23,6 +23,12 @@ class RecordingPlatform:
 
     def read_source(self, path):
         return self.source
+
+    def cache(self, df):
+        return df.cache()
+
+    def uncache(self, df):
+        df.unpersist()
 
     def write_feature_table(self, df, name, primary_keys, timestamp_key, description):
         assert description

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F  # noqa: N812
 
-from {{ cookiecutter.package_name }}.data.sample import generate_trips
 from {{ cookiecutter.package_name }}.features.transforms import (
     add_trip_features,
     clean_trips,
@@ -20,6 +19,7 @@ from {{ cookiecutter.package_name }}.features.transforms import (
     shift_date,
 )
 from {{ cookiecutter.package_name }}.names import PICKUP_FEATURE_TS, PICKUP_TS
+from {{ cookiecutter.package_name }}_local.sample import generate_trips
 
 SCHEMA = (
     "tpep_pickup_datetime timestamp, tpep_dropoff_datetime timestamp, trip_distance double, "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from mlflow.models import EvaluationResult, MetricThreshold
@@ -20,28 +18,25 @@ from {{ cookiecutter.package_name }}.validation.gate import (
     GateConfig,
     build_thresholds,
     check_compliance,
+    check_improvement,
     check_metrics,
     check_smoke,
     gate_passed,
     parse_mode,
+    parse_share,
 )
 
 GOOD = {RMSE: 2.0, MAE: 1.5, R2: 0.9}
 
 
-def test_thresholds_compare_with_champion_only_when_there_is_one():
-    config = GateConfig(max_rmse=5.0, min_relative_improvement=0.02)
-    alone = build_thresholds(config, with_baseline=False)
-    assert alone[RMSE].threshold == 5.0 and alone[RMSE].min_relative_change is None
-    versus = build_thresholds(config, with_baseline=True)
-    assert versus[RMSE].min_relative_change == 0.02
-    assert versus[R2].greater_is_better and not versus[RMSE].greater_is_better
+def test_thresholds_are_absolute_limits():
+    thresholds = build_thresholds(GateConfig(max_rmse=5.0, min_r2=0.7))
+    assert thresholds[RMSE].threshold == 5.0 and thresholds[RMSE].min_relative_change is None
+    assert thresholds[R2].greater_is_better and not thresholds[RMSE].greater_is_better
 
 
 def test_absolute_thresholds():
-    thresholds = build_thresholds(
-        GateConfig(max_rmse=3.0, max_mae=2.0, min_r2=0.8), with_baseline=False
-    )
+    thresholds = build_thresholds(GateConfig(max_rmse=3.0, max_mae=2.0, min_r2=0.8))
     assert gate_passed(check_metrics(thresholds, GOOD))
     failed = [
         c.check for c in check_metrics(thresholds, {**GOOD, RMSE: 3.5, R2: 0.5}) if not c.passed
@@ -50,7 +45,7 @@ def test_absolute_thresholds():
 
 
 def test_missing_or_nan_candidate_metric_fails():
-    thresholds = build_thresholds(GateConfig(), with_baseline=False)
+    thresholds = build_thresholds(GateConfig())
     results = check_metrics(thresholds, {MAE: 1.0, R2: float("nan")})
     assert {c.check for c in results if not c.passed} == {f"metric:{RMSE}", f"metric:{R2}"}
 
@@ -58,49 +53,60 @@ def test_missing_or_nan_candidate_metric_fails():
 @pytest.mark.parametrize(
     ("candidate_rmse", "champion_rmse", "required", "passes"),
     [
-        (2.0, 2.0, 0.0, True),  # not worse than the champion
+        (2.0, 2.0, 0.0, False),  # a tie is not an improvement
+        (1.999, 2.0, 0.0, True),  # strictly better
         (2.01, 2.0, 0.0, False),  # slightly worse
-        (1.9, 2.0, 0.05, True),  # 5 % better
+        (1.89, 2.0, 0.05, True),  # 5.5 % better
+        (1.5, 2.0, 0.25, False),  # exactly 25 % is not more than 25 %
         (1.95, 2.0, 0.05, False),  # only 2.5 % better
     ],
 )
-def test_relative_change_against_champion(candidate_rmse, champion_rmse, required, passes):
-    thresholds = build_thresholds(GateConfig(min_relative_improvement=required), with_baseline=True)
-    results = check_metrics(
-        thresholds, {**GOOD, RMSE: candidate_rmse}, {**GOOD, RMSE: champion_rmse}
+def test_improvement_over_the_champion(candidate_rmse, champion_rmse, required, passes):
+    check = check_improvement(candidate_rmse, champion_rmse, required)
+    assert check.passed is passes
+    assert check.check == f"vs_champion:{RMSE}"
+    verdict = "better than the champion" if passes else "not better than the champion"
+    assert check.detail.startswith(verdict)
+
+
+def test_a_tie_row_says_not_better():
+    check = check_improvement(2.0, 2.0, 0.0)
+    assert check.detail == (
+        "not better than the champion: candidate 2.0000, champion 2.0000, relative improvement "
+        "+0.00%, required > 0.00%"
     )
-    versus = next(c for c in results if c.check == f"vs_champion:{RMSE}")
-    assert versus.passed is passes
-    assert "relative improvement" in versus.detail
 
 
-def test_champion_without_the_metric_fails_the_comparison():
-    thresholds = build_thresholds(GateConfig(), with_baseline=True)
-    results = check_metrics(thresholds, GOOD, {MAE: 1.0})
-    assert not next(c for c in results if c.check == f"vs_champion:{RMSE}").passed
+def test_improvement_without_a_finite_metric_fails():
+    assert not check_improvement(None, 2.0, 0.0).passed
+    assert not check_improvement(1.0, float("nan"), 0.0).passed
 
 
-def _mlflow_passes(thresholds, candidate, baseline) -> bool:
-    def result(metrics):
-        return None if metrics is None else EvaluationResult(metrics=metrics, artifacts={})
+def test_parse_share():
+    assert parse_share("", "x") == 0.0
+    assert parse_share(" 0.05 ", "x") == 0.05
+    with pytest.raises(ValueError, match="min_relative_improvement must be a number"):
+        parse_share("five", "min_relative_improvement")
+    with pytest.raises(ValueError, match="non-negative"):
+        parse_share("-0.1", "x")
 
+
+def _mlflow_passes(thresholds, candidate) -> bool:
     try:
-        validate_evaluation_results(thresholds, result(candidate), result(baseline))
+        validate_evaluation_results(thresholds, EvaluationResult(metrics=candidate, artifacts={}))
     except ModelValidationFailedException:
         return False
     return True
 
 
-def test_decisions_agree_with_mlflow_validate_evaluation_results():
+def test_absolute_decisions_agree_with_mlflow_validate_evaluation_results():
     rng = np.random.default_rng(0)
-    configs = [GateConfig(), GateConfig(max_rmse=2.5, min_relative_improvement=0.1)]
-    for config, with_baseline in itertools.product(configs, [False, True]):
-        thresholds = build_thresholds(config, with_baseline)
-        for _ in range(25):
+    for config in (GateConfig(), GateConfig(max_rmse=2.5, min_r2=0.8)):
+        thresholds = build_thresholds(config)
+        for _ in range(50):
             candidate = {RMSE: rng.uniform(1, 4), MAE: rng.uniform(0.5, 6), R2: rng.uniform(0.4, 1)}
-            baseline = {RMSE: rng.uniform(1, 4), MAE: 1.0, R2: 0.9} if with_baseline else None
-            ours = gate_passed(check_metrics(thresholds, candidate, baseline))
-            assert ours is _mlflow_passes(thresholds, candidate, baseline), (candidate, baseline)
+            ours = gate_passed(check_metrics(thresholds, candidate))
+            assert ours is _mlflow_passes(thresholds, candidate), candidate
 
 
 def test_min_absolute_change_is_supported():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -14,17 +15,27 @@ import pandas as pd
 import pytest
 from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.service.serving import ServedEntityInput, ServingEndpointsAPI
+from databricks.sdk.errors import NotFound, OperationFailed
+from databricks.sdk.service._internal import Wait
+from databricks.sdk.service.serving import (
+    ServedEntityInput,
+    ServingEndpointAccessControlRequest,
+    ServingEndpointDetailed,
+    ServingEndpointPermissionLevel,
+    ServingEndpointsAPI,
+)
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.catalog import Catalog
 from pyspark.sql.types import StructType
 
+from {{ cookiecutter.package_name }}.errors import MissingInputError
 from {{ cookiecutter.package_name }}.platform import FeatureLookupSpec, get_platform
 from {{ cookiecutter.package_name }}.platform import databricks as dbx
+from {{ cookiecutter.package_name }}.platform.base import ServingEndpointError, ServingSpec
 from {{ cookiecutter.package_name }}.platform.databricks import DatabricksPlatform
-from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
+from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
 
 LOOKUP = FeatureLookupSpec(
     "dev.s.pickup_features", ["pickup_zip"], "tpep_pickup_datetime", ["f1"], {"f1": "p_f1"}
@@ -289,23 +300,98 @@ def test_merge_into_a_missing_table_creates_it(platform, clients):
     df.write.format.return_value.mode.assert_called_once_with("overwrite")
 
 
-def test_serving_endpoint_update(platform, clients):
-    platform.update_serving_endpoint("fare-endpoint", "dev.s.m", "7")
-    clients.workspace.serving_endpoints.update_config.assert_called_once_with(
-        name="fare-endpoint",
-        served_entities=[
-            ServedEntityInput(
-                entity_name="dev.s.m",
-                entity_version="7",
-                workload_size="Small",
-                scale_to_zero_enabled=True,
+SPEC = ServingSpec("fare-endpoint", "dev.s.m", "7", query_group="readers", inference_table="dev.s")
+ENTITY = ServedEntityInput(
+    entity_name="dev.s.m", entity_version="7", workload_size="Small", scale_to_zero_enabled=True
+)
+
+
+def _waiter(endpoint=None, error=None):
+    wait = mock.create_autospec(Wait, instance=True)
+    if error is not None:
+        wait.result.side_effect = error
+    else:
+        wait.result.return_value = endpoint
+    return wait
+
+
+def test_serving_endpoint_update_waits_and_grants_query(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.return_value = ServingEndpointDetailed(name="fare-endpoint", id="e1")
+    api.update_config.return_value = _waiter(ServingEndpointDetailed(name="fare-endpoint", id="e1"))
+
+    platform.deploy_serving_endpoint(SPEC)
+
+    api.wait_get_serving_endpoint_not_updating.assert_called_once_with(
+        "fare-endpoint", timeout=timedelta(minutes=30)
+    )
+    api.update_config.assert_called_once_with("fare-endpoint", served_entities=[ENTITY])
+    api.update_config.return_value.result.assert_called_once_with(timeout=timedelta(minutes=30))
+    api.create.assert_not_called()
+    api.update_permissions.assert_called_once_with(
+        "e1",
+        access_control_list=[
+            ServingEndpointAccessControlRequest(
+                group_name="readers", permission_level=ServingEndpointPermissionLevel.CAN_QUERY
             )
         ],
     )
 
 
+def test_serving_endpoint_is_created_with_an_inference_table(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.side_effect = NotFound("no endpoint")
+    api.create.return_value = _waiter(ServingEndpointDetailed(name="fare-endpoint", id="e2"))
+
+    platform.deploy_serving_endpoint(SPEC)
+
+    api.create.assert_called_once()
+    kwargs = api.create.call_args.kwargs
+    assert kwargs["config"].served_entities == [ENTITY]
+    table = kwargs["ai_gateway"].inference_table_config
+    assert (table.catalog_name, table.schema_name, table.enabled) == ("dev", "s", True)
+    assert table.table_name_prefix == "fare_endpoint"
+    api.update_config.assert_not_called()
+
+
+def test_serving_endpoint_that_fails_to_update_is_a_clear_error(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.return_value = ServingEndpointDetailed(name="fare-endpoint", id="e1")
+    api.update_config.return_value = _waiter(error=OperationFailed("UPDATE_FAILED"))
+    with pytest.raises(
+        ServingEndpointError, match=r"did not become ready with dev\.s\.m version 7"
+    ):
+        platform.deploy_serving_endpoint(SPEC)
+    api.update_permissions.assert_not_called()
+
+
+def test_cache_is_skipped_where_the_compute_refuses_it(platform):
+    df = _df()
+    df.cache.side_effect = RuntimeError(
+        "[NOT_SUPPORTED_WITH_SERVERLESS] PERSIST TABLE is not supported"
+    )
+    assert platform.cache(df) is df
+    other = _df()
+    other.cache.side_effect = RuntimeError("out of memory")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        platform.cache(other)
+
+
+def test_read_source_reads_a_table_name_as_a_table(platform, clients):
+    clients.spark.catalog.tableExists.return_value = True
+    platform.read_source("samples.nyctaxi.trips")
+    clients.spark.table.assert_called_once_with("samples.nyctaxi.trips")
+
+
+def test_a_missing_input_table_names_the_variable(platform, clients):
+    clients.spark.catalog.tableExists.return_value = False
+    with pytest.raises(MissingInputError, match="set the bundle variable input_table"):
+        platform.read_source("main.raw.trips")
+    clients.spark.table.assert_not_called()
+
+
 def test_widgets_and_task_values(platform):
-    assert platform.get_param("catalog", "x") == "dev"
+    assert platform.get_param("catalog") == "dev"
     platform.set_task_value("model_version", "5")
     assert platform.get_task_value("train", "model_version") == "5"
 

@@ -13,9 +13,14 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LinearRegression
 
-from {{ cookiecutter.package_name }}.platform import FeatureLookupSpec, get_platform
-from {{ cookiecutter.package_name }}.platform.local import LocalPlatform
-from {{ cookiecutter.package_name }}.runner.dbutils import LocalDbutils
+from {{ cookiecutter.package_name }}.platform import (
+    FeatureLookupSpec,
+    MissingParameterError,
+    get_platform,
+)
+from {{ cookiecutter.package_name }}.platform.base import ServingSpec
+from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
+from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
 
 TABLE = "dev.sales.orders"
 
@@ -78,7 +83,7 @@ def test_tables_persist_across_instances_and_processes(local_platform, spark, tm
         "import json, sys\n"
         "from pathlib import Path\n"
         "import pyarrow as pa\n"
-        "from {{ cookiecutter.package_name }}.platform.delta_store import DeltaStore\n"
+        "from {{ cookiecutter.package_name }}_local.delta_store import DeltaStore\n"
         "store = DeltaStore(Path(sys.argv[1]) / 'warehouse')\n"
         f"path = store.path('{TABLE}')\n"
         "store.merge_at(path, pa.table({'id': pa.array([1, 5], pa.int32()), 'name': ['A', 'e'], "
@@ -96,21 +101,16 @@ def test_tables_persist_across_instances_and_processes(local_platform, spark, tm
     assert _sorted(local_platform.read_table(TABLE)) == [(1, "A", 10.0), (5, "e", 5.0)]
 
 
-def test_read_source_generates_the_sample_once(local_platform):
-    path = "/databricks-datasets/nyctaxi-with-zipcodes/subsampled"
-    first = local_platform.read_source(path)
-    folder = (
-        local_platform.state
-        / "datasets"
-        / "databricks-datasets"
-        / "nyctaxi-with-zipcodes"
-        / "subsampled"
-    )
+def test_read_source_generates_the_sample_once_for_a_table_or_a_path(local_platform):
+    first = local_platform.read_source("samples.nyctaxi.trips")
+    folder = local_platform.state / "warehouse" / "samples" / "nyctaxi" / "trips"
     assert (folder / "_delta_log").is_dir()
     assert {"tpep_pickup_datetime", "fare_amount", "pickup_zip"} <= set(first.columns)
     count = first.count()
-    assert count > 0 and local_platform.read_source(path).count() == count
-    with pytest.raises(ValueError, match="invalid input path"):
+    assert count > 0 and local_platform.read_source("samples.nyctaxi.trips").count() == count
+    local_platform.read_source("/landing/trips")
+    assert (local_platform.state / "datasets" / "landing" / "trips" / "_delta_log").is_dir()
+    with pytest.raises(ValueError, match=r"invalid input '/\.\./etc'"):
         local_platform.read_source("/../etc")
 
 
@@ -219,11 +219,15 @@ def test_widgets_and_task_values_go_through_dbutils(spark, tmp_path, capsys):
     platform = LocalPlatform(
         spark, LocalDbutils({"model_name": "m"}, store, "deploy"), state=tmp_path
     )
-    assert platform.get_param("model_name", "x") == "m"
-    assert platform.get_param("validation_mode", "enforce") == "enforce"
+    assert platform.get_param("model_name") == "m"
+    assert platform.get_param("start_date", "") == ""
+    with pytest.raises(MissingParameterError, match="parameter 'catalog' is empty"):
+        platform.get_param("catalog")
     platform.set_task_value("champion_version", "4")
     assert store["deploy"] == {"champion_version": "4"}
     assert platform.get_task_value("train", "model_version") == "4"
     assert platform.get_task_value("train", "nope", default="d") == "d"
-    platform.update_serving_endpoint("endpoint", "dev.s.m", "4")
-    assert "no-op locally" in capsys.readouterr().out
+    platform.deploy_serving_endpoint(ServingSpec("endpoint", "dev.s.m", "4"))
+    recorded = json.loads((tmp_path / "serving" / "endpoint.json").read_text())
+    assert (recorded["model_name"], recorded["model_version"]) == ("dev.s.m", "4")
+    assert "serving endpoint 'endpoint' -> dev.s.m v4" in capsys.readouterr().out

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.runner import RunnerError, run_job
-from {{ cookiecutter.package_name }}.runner.engine import task_order
+from {{ cookiecutter.package_name }}_local.cli import main
+from {{ cookiecutter.package_name }}_local.runner import RunnerError, run_job
+from {{ cookiecutter.package_name }}_local.runner.engine import task_order
 
 from .bundles import RECORD, notebook_task, ref, write_bundle
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.runner.conditions import evaluate_condition, run_if_decision
-from {{ cookiecutter.package_name }}.runner.dbutils import InputWidgetNotDefined, LocalDbutils
-from {{ cookiecutter.package_name }}.runner.dynamic import RunContext, render_value
-from {{ cookiecutter.package_name }}.runner.errors import RunnerError
+from {{ cookiecutter.package_name }}_local.runner.conditions import evaluate_condition, run_if_decision
+from {{ cookiecutter.package_name }}_local.runner.dbutils import InputWidgetNotDefined, LocalDbutils
+from {{ cookiecutter.package_name }}_local.runner.dynamic import RunContext, render_value
+from {{ cookiecutter.package_name }}_local.runner.errors import RunnerError
 
 from .bundles import ref
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data.sample import COLUMNS, generate_trips
+from {{ cookiecutter.package_name }}_local.sample import COLUMNS, generate_trips
 
 
 @pytest.fixture(scope="module")

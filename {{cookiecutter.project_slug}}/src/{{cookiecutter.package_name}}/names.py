@@ -50,5 +50,16 @@ REQUIRED_VERSION_TAGS = (TAG_RUN_ID, TAG_WINDOW, TAG_FEATURE_SOURCE)
 FEATURE_SOURCE_STORE = "feature_store"
 FEATURE_SOURCE_INLINE = "inline"
 
-# Raw trips on Databricks (the jobs pass the bundle variable ``input_path``)
-DEFAULT_INPUT_PATH = "/databricks-datasets/nyctaxi-with-zipcodes/subsampled"
+# Run tag naming the task that logged a run: train, validate, monitoring
+TAG_TASK = "task"
+
+# Model version tags set by the gate, deployment and rollback
+TAG_VALIDATION_STATUS = "validation_status"
+TAG_VALIDATION_RUN_ID = "validation_run_id"
+VALIDATION_PASSED = "passed"
+VALIDATION_FAILED = "failed"
+VALIDATION_ABANDONED = "abandoned"  # training or validation was killed before the gate decided
+TAG_CHAMPION_SINCE = "champion_since"  # ISO time the version last became champion
+TAG_ROLLED_BACK = "rolled_back"
+TAG_ROLLBACK_REASON = "rollback_reason"
+TAG_ROLLBACK_BY = "rollback_by"

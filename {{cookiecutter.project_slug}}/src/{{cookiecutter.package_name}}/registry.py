@@ -16,6 +16,11 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
         return None
 
 
+def version_tags(client: MlflowClient, model_name: str, version: str) -> dict[str, str]:
+    """The tags of one model version."""
+    return dict(client.get_model_version(model_name, version).tags or {})
+
+
 def version_uri(model_name: str, version: str) -> str:
     """``models:/<name>/<version>``."""
     return f"models:/{model_name}/{version}"

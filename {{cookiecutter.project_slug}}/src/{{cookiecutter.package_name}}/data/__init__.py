@@ -1,1 +1,1 @@
-"""Input data: the seeded sample generator."""
+"""Input data: reading, checking and cleaning the raw trips."""

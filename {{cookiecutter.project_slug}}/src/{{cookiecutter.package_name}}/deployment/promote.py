@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from ..names import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
-from ..platform.base import Platform
-from ..registry import alias_version
+from ..errors import ActionableError
+from ..names import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    TAG_CHAMPION_SINCE,
+    TAG_ROLLBACK_BY,
+    TAG_ROLLBACK_REASON,
+    TAG_ROLLED_BACK,
+    TAG_VALIDATION_STATUS,
+    VALIDATION_PASSED,
+)
+from ..platform.base import Platform, ServingSpec
+from ..registry import alias_version, version_tags
 
 log = logging.getLogger(__name__)
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(ActionableError, RuntimeError):
     """The requested alias move is not allowed (e.g. the version was never validated)."""
 
 
@@ -24,18 +37,37 @@ class AliasChange:
     replaced_version: str | None
 
 
-def _point_endpoint(platform: Platform, endpoint_name: str, model_name: str, version: str) -> None:
-    if endpoint_name.strip():
-        platform.update_serving_endpoint(endpoint_name.strip(), model_name, version)
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _serve(platform: Platform, serving: ServingSpec | None, model_name: str, version: str) -> None:
+    if serving is not None and serving.endpoint_name.strip():
+        platform.deploy_serving_endpoint(
+            dataclasses.replace(serving, model_name=model_name, model_version=version)
+        )
+
+
+def _require_passed(platform: Platform, model_name: str, version: str, action: str) -> None:
+    status = version_tags(platform.mlflow_client(), model_name, version).get(TAG_VALIDATION_STATUS)
+    if status != VALIDATION_PASSED:
+        raise DeploymentError(
+            f"cannot {action} {model_name} v{version}: its validation_status is "
+            f"{status or 'unset'}, not {VALIDATION_PASSED}"
+        )
 
 
 def promote(
-    platform: Platform, model_name: str, model_version: str = "", serving_endpoint_name: str = ""
+    platform: Platform,
+    model_name: str,
+    model_version: str = "",
+    serving: ServingSpec | None = None,
 ) -> AliasChange:
     """Make ``@challenger`` the ``@champion``; the replaced champion becomes ``@previous_champion``.
 
-    ``model_version`` (the version this job trained) must be the challenger, so a version that
-    did not pass validation is never promoted. Promoting the current champion again is a no-op.
+    ``model_version`` (the version this job trained) must be the challenger and must have passed
+    the gate, so a version that did not pass validation is never promoted. Promoting the current
+    champion again is a no-op (the endpoint is still pointed at it).
     """
     client = platform.mlflow_client()
     challenger = alias_version(client, model_name, CHALLENGER)
@@ -47,37 +79,58 @@ def promote(
         log.info("%s v%s is already the champion", model_name, target)
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
-        _point_endpoint(platform, serving_endpoint_name, model_name, target)
+        _serve(platform, serving, model_name, target)
         return AliasChange(target, None)
     if target != challenger:
         raise DeploymentError(
             f"{model_name} v{target} is not the challenger (challenger is {challenger}): "
             "only a version that passed validation can be promoted"
         )
+    _require_passed(platform, model_name, target, "promote")
+    # Serve first: if the endpoint does not become ready, the champion alias stays where it was.
+    _serve(platform, serving, model_name, target)
     if champion is not None:
         client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, champion)
+    client.set_model_version_tag(model_name, target, TAG_CHAMPION_SINCE, _now())
     client.set_registered_model_alias(model_name, CHAMPION, target)
     client.delete_registered_model_alias(model_name, CHALLENGER)
-    _point_endpoint(platform, serving_endpoint_name, model_name, target)
     log.info("%s: champion %s -> %s", model_name, champion, target)
     return AliasChange(target, champion)
 
 
-def rollback(platform: Platform, model_name: str, serving_endpoint_name: str = "") -> AliasChange:
-    """Restore ``@previous_champion`` as ``@champion``.
+def rollback(
+    platform: Platform,
+    model_name: str,
+    *,
+    reason: str,
+    requested_by: str,
+    serving: ServingSpec | None = None,
+) -> AliasChange:
+    """Restore ``@previous_champion`` as ``@champion``: an operator's decision, recorded.
 
-    The alias ``previous_champion`` is removed afterwards, so a second rollback fails instead of
-    flipping back; the rolled-back version is tagged ``rolled_back=true``.
+    The restored version gets the tags ``rollback_reason``, ``rollback_by`` and a new
+    ``champion_since`` (monitoring judges it only on predictions made from then on); the replaced
+    version is tagged ``rolled_back=true``. The alias ``previous_champion`` is removed, so a
+    second rollback fails instead of flipping back.
     """
+    if not reason.strip():
+        raise DeploymentError("a rollback needs a reason (the job parameter 'reason')")
     client = platform.mlflow_client()
     previous = alias_version(client, model_name, PREVIOUS_CHAMPION)
     if previous is None:
         raise DeploymentError(f"{model_name} has no @{PREVIOUS_CHAMPION} to roll back to")
+    _require_passed(platform, model_name, previous, "roll back to")
     champion = alias_version(client, model_name, CHAMPION)
+    _serve(platform, serving, model_name, previous)
+    for key, value in {
+        TAG_ROLLBACK_REASON: reason.strip(),
+        TAG_ROLLBACK_BY: requested_by.strip() or "unknown",
+        TAG_CHAMPION_SINCE: _now(),
+    }.items():
+        client.set_model_version_tag(model_name, previous, key, value)
     client.set_registered_model_alias(model_name, CHAMPION, previous)
     client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
     if champion is not None and champion != previous:
-        client.set_model_version_tag(model_name, champion, "rolled_back", "true")
-    _point_endpoint(platform, serving_endpoint_name, model_name, previous)
-    log.info("%s: rolled back champion %s -> %s", model_name, champion, previous)
+        client.set_model_version_tag(model_name, champion, TAG_ROLLED_BACK, "true")
+    log.info("%s: rolled back champion %s -> %s (%s)", model_name, champion, previous, reason)
     return AliasChange(previous, champion)

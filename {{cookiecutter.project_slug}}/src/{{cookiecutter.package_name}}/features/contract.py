@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
+from ..errors import ActionableError
 from ..names import (
     DROPOFF_FEATURE_TS,
     DROPOFF_TS,
@@ -47,7 +48,7 @@ class Violation:
         return f"column '{self.column}' rule '{self.rule}': {self.detail}"
 
 
-class DataContractError(ValueError):
+class DataContractError(ActionableError, ValueError):
     """Raised when a data set breaks its contract; ``violations`` lists every broken rule."""
 
     def __init__(self, dataset: str, violations: Sequence[Violation]) -> None:

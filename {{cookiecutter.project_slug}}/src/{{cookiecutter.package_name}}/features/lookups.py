@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import MissingInputError
 from ..names import (
     DROPOFF_FEATURES,
     DROPOFF_FEATURES_TABLE,
@@ -13,7 +14,7 @@ from ..names import (
     PICKUP_ZIP,
     table,
 )
-from ..platform.base import FeatureLookupSpec
+from ..platform.base import FeatureLookupSpec, Platform
 
 
 def feature_lookups(catalog: str, schema: str) -> list[FeatureLookupSpec]:
@@ -32,3 +33,13 @@ def feature_lookups(catalog: str, schema: str) -> list[FeatureLookupSpec]:
             feature_names=list(DROPOFF_FEATURES),
         ),
     ]
+
+
+def require_feature_tables(platform: Platform, lookups: list[FeatureLookupSpec]) -> None:
+    """Fail with what to run when a feature table does not exist yet."""
+    for lookup in lookups:
+        if not platform.table_exists(lookup.table_name):
+            raise MissingInputError(
+                f"feature table {lookup.table_name} does not exist yet: run feature_refresh_job "
+                "first"
+            )

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def refresh_features(
     platform: Platform,
-    input_path: str,
+    input_table: str,
     catalog: str,
     schema: str,
     start_date: str = "",
@@ -48,16 +48,16 @@ def refresh_features(
     Returns row counts per table.
     """
     raw = filter_dates(
-        platform.read_source(input_path), PICKUP_TS, shift_date(start_date, -1), end_date
+        platform.read_source(input_table), PICKUP_TS, shift_date(start_date, -1), end_date
     )
     check_contract(raw, RAW_TRIPS_CONTRACT, "raw trips")
-    trips = clean_trips(raw).cache()
-    pickup = complete_windows(
-        pickup_features(trips), PICKUP_FEATURE_TS, start_date, end_date
-    ).cache()
-    dropoff = complete_windows(
-        dropoff_features(trips), DROPOFF_FEATURE_TS, start_date, end_date
-    ).cache()
+    trips = platform.cache(clean_trips(raw))
+    pickup = platform.cache(
+        complete_windows(pickup_features(trips), PICKUP_FEATURE_TS, start_date, end_date)
+    )
+    dropoff = platform.cache(
+        complete_windows(dropoff_features(trips), DROPOFF_FEATURE_TS, start_date, end_date)
+    )
     counts = {
         PICKUP_FEATURES_TABLE: check_contract(
             pickup, PICKUP_FEATURES_CONTRACT, PICKUP_FEATURES_TABLE
@@ -81,6 +81,6 @@ def refresh_features(
         description="Trips and mean fare per dropoff zip over 2-hour windows (every 30 minutes).",
     )
     for cached in (pickup, dropoff, trips):
-        cached.unpersist()
+        platform.uncache(cached)
     log.info("feature refresh %s..%s: %s", start_date or "-", end_date or "-", counts)
     return counts

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
+from ..data.trips import load_trips, trip_history
 from ..features.inline import join_features_inline
 from ..names import (
     CHAMPION,
@@ -22,17 +23,24 @@ from ..names import (
 )
 from ..platform.base import Platform
 from ..registry import alias_version, feature_source, version_uri
-from ..training.dataset import load_trips, trip_history
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ScoringResult:
-    """Rows appended to the inference log and the model version that scored them."""
+    """Rows appended to the inference log and the model version that scored them.
+
+    ``model_version`` is ``None`` when there is no champion yet: the run is skipped, not failed
+    (a freshly deployed target has scheduled scoring before its first training run).
+    """
 
     rows_scored: int
-    model_version: str
+    model_version: str | None
+
+    @property
+    def skipped(self) -> bool:
+        return self.model_version is None
 
 
 def inference_log_frame(scored: DataFrame, model_version: str) -> DataFrame:
@@ -51,7 +59,7 @@ def inference_log_frame(scored: DataFrame, model_version: str) -> DataFrame:
 def score_trips(
     platform: Platform,
     *,
-    input_path: str,
+    input_table: str,
     model_name: str,
     catalog: str,
     schema: str,
@@ -70,22 +78,25 @@ def score_trips(
     client = platform.mlflow_client()
     version = alias_version(client, model_name, CHAMPION)
     if version is None:
-        raise LookupError(f"{model_name} has no @{CHAMPION}: train and deploy a model first")
+        log.warning(
+            "%s has no @%s yet: nothing scored (run training_job first)", model_name, CHAMPION
+        )
+        return ScoringResult(0, None)
     log_table = table(catalog, schema, INFERENCE_LOG_TABLE)
-    trips = load_trips(platform, input_path, start_date, end_date)
+    trips = load_trips(platform, input_table, start_date, end_date)
     if platform.table_exists(log_table):
         scored_keys = platform.read_table(log_table).select(*KEY_COLUMNS)
         trips = trips.join(scored_keys, on=KEY_COLUMNS, how="left_anti")
     if feature_source(client, model_name, version) == FEATURE_SOURCE_STORE:
         inputs = trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL)
     else:
-        history = trip_history(platform, input_path, start_date, end_date)
+        history = trip_history(platform, input_table, start_date, end_date)
         inputs = join_features_inline(trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL), history)
     scored = platform.score_batch(version_uri(model_name, version), inputs)
-    result = inference_log_frame(scored, version).cache()
+    result = platform.cache(inference_log_frame(scored, version))
     rows = result.count()
     if rows:
         platform.write_table(result, log_table, mode="append")
-    result.unpersist()
+    platform.uncache(result)
     log.info("scored %d trips with %s v%s", rows, model_name, version)
     return ScoringResult(rows, version)

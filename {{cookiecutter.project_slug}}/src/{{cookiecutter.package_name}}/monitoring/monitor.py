@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import mlflow
 import numpy as np
@@ -29,11 +29,13 @@ from ..names import (
     LABEL,
     PICKUP_TS,
     PREDICTION,
+    TAG_CHAMPION_SINCE,
+    TAG_TASK,
     TRAINING_BASELINE_TABLE,
     table,
 )
 from ..platform.base import Platform
-from ..registry import alias_version
+from ..registry import alias_version, version_tags
 from .drift import (
     KS_BINS,
     PSI_BINS,
@@ -51,7 +53,6 @@ MIN_ROWS = 100
 MONITORED_COLUMNS = [*FEATURE_COLUMNS, PREDICTION]
 # Bin edges come from at most about this many baseline rows (the counts use every row).
 QUANTILE_SAMPLE_ROWS = 200_000
-_MISSING = "missing"
 
 DRIFT_SCHEMA = T.StructType(
     [
@@ -102,14 +103,19 @@ class BinCounts:
 
 @dataclass
 class MonitorResult:
-    """Whether to retrain, and everything that was measured."""
+    """Whether to retrain, and everything that was measured.
+
+    ``note`` says why nothing was judged (no champion yet, too few rows since it became
+    champion); such a run never asks for retraining.
+    """
 
     retrain: bool
-    model_version: str
+    model_version: str | None
     window_start: datetime | None
     window_end: datetime | None
     rows: list[DriftRow] = field(default_factory=list)
     run_id: str | None = None
+    note: str = ""
 
 
 def baseline_quantiles(
@@ -275,7 +281,7 @@ def write_drift_rows(
     model_version: str,
 ) -> None:
     """Append the measured rows to ``drift_metrics``."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     data = [
         (
             window_start,
@@ -303,12 +309,24 @@ def _log_to_mlflow(
         return None
     experiment_id = client.get_run(run_id).info.experiment_id
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"monitor v{version}") as run:
-        mlflow.set_tags({"model_name": model_name, "model_version": version, "task": "monitoring"})
+        mlflow.set_tags(
+            {"model_name": model_name, "model_version": version, TAG_TASK: "monitoring"}
+        )
         mlflow.log_metrics(
             {f"{r.metric}_{r.feature}": r.value for r in rows if math.isfinite(r.value)}
         )
         mlflow.log_figure(figure, "plots/drift.png")
         return run.info.run_id
+
+
+def champion_since(platform: Platform, model_name: str, version: str) -> datetime | None:
+    """When ``version`` last became champion (promotion or rollback), from its tag."""
+    tags = version_tags(platform.mlflow_client(), model_name, version)
+    value = tags.get(TAG_CHAMPION_SINCE)
+    if not value:
+        return None
+    since = datetime.fromisoformat(value)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 def monitor(
@@ -320,35 +338,58 @@ def monitor(
     window_days: int = 7,
     thresholds: Thresholds | None = None,
 ) -> MonitorResult:
-    """Compare the last ``window_days`` of scored trips (by pickup time) with the champion's
-    held-out rows; append the metrics to ``drift_metrics``; say whether to retrain."""
+    """Compare the champion's recent predictions with its training baseline; append the metrics
+    to ``drift_metrics``; say whether to retrain.
+
+    Only predictions the current champion made since it (re)became champion count: after a
+    rollback, rows it scored before it was replaced say nothing about the decision to restore
+    it. Of those, the last ``window_days`` (by pickup time) are compared with the held-out rows
+    of the champion's training run.
+    """
     thresholds = thresholds or Thresholds()
     if window_days <= 0:
         raise ValueError(f"window_days must be positive, got {window_days}")
     client = platform.mlflow_client()
     version = alias_version(client, model_name, CHAMPION)
     if version is None:
-        raise LookupError(f"{model_name} has no @{CHAMPION}: nothing to monitor")
+        note = f"{model_name} has no champion yet: nothing to monitor (run training_job first)"
+        log.warning(note)
+        return MonitorResult(False, None, None, None, note=note)
     log_table = table(catalog, schema, INFERENCE_LOG_TABLE)
     if not platform.table_exists(log_table):
-        log.warning("%s does not exist yet: nothing to monitor", log_table)
-        return MonitorResult(False, version, None, None)
+        note = f"{log_table} does not exist yet: nothing to monitor (run batch_inference_job)"
+        log.warning(note)
+        return MonitorResult(False, version, None, None, note=note)
 
-    # Only the champion's own predictions: after a retrain, the old version's rows say nothing
-    # about the new champion (and would trigger retraining again and again).
+    since = champion_since(platform, model_name, version)
     scored = platform.read_table(log_table).where(F.col("model_version") == version)
+    if since is not None:
+        scored = scored.where(F.col("scored_at") >= F.lit(since))
     # Epoch seconds keep the window independent of the driver's and the session's time zone.
     end_epoch = scored.agg(F.max(F.col(PICKUP_TS).cast("long"))).first()[0]
+    since_text = f"v{version} became champion ({since:%Y-%m-%d %H:%M} UTC)" if since else "ever"
     if end_epoch is None:
-        return MonitorResult(False, version, None, None)
+        note = f"not enough rows since {since_text}: 0 scored, {MIN_ROWS} needed"
+        rows = [DriftRow("all", "rows_current", 0.0)]
+        write_drift_rows(
+            platform,
+            table(catalog, schema, DRIFT_METRICS_TABLE),
+            rows,
+            window_start=None,
+            window_end=None,
+            model_version=version,
+        )
+        log.warning(note)
+        return MonitorResult(False, version, None, None, rows, note=note)
     start_epoch = int(end_epoch) - window_days * 86_400
-    window_end = datetime.fromtimestamp(int(end_epoch), tz=timezone.utc)
-    window_start = datetime.fromtimestamp(start_epoch, tz=timezone.utc)
-    current = scored.where(F.col(PICKUP_TS).cast("long") > start_epoch).cache()
-    baseline = (
-        platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE))
-        .where(F.col("model_version") == version)
-        .cache()
+    window_end = datetime.fromtimestamp(int(end_epoch), tz=UTC)
+    window_start = datetime.fromtimestamp(start_epoch, tz=UTC)
+    current = platform.cache(scored.where(F.col(PICKUP_TS).cast("long") > start_epoch))
+    training_run = client.get_model_version(model_name, version).run_id
+    baseline = platform.cache(
+        platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE)).where(
+            F.col("run_id") == training_run
+        )
     )
     n_current, n_baseline = current.count(), baseline.count()
     rows = [
@@ -356,15 +397,20 @@ def monitor(
         DriftRow("all", "rows_baseline", float(n_baseline)),
     ]
     run_id = None
+    note = ""
     if n_current >= MIN_ROWS and n_baseline >= MIN_ROWS:
         counts = bin_counts(baseline, current, MONITORED_COLUMNS)
         rows += drift_rows(counts, thresholds)
         rows += performance_rows(baseline, current, thresholds)
         run_id = _log_to_mlflow(platform, model_name, version, rows, drift_figure(counts))
     else:
-        log.warning("too few rows to judge drift (current %d, baseline %d)", n_current, n_baseline)
-    current.unpersist()
-    baseline.unpersist()
+        note = (
+            f"not enough rows since {since_text}: {n_current} scored in the window "
+            f"({MIN_ROWS} needed), baseline {n_baseline}"
+        )
+        log.warning(note)
+    platform.uncache(current)
+    platform.uncache(baseline)
 
     write_drift_rows(
         platform,
@@ -377,4 +423,4 @@ def monitor(
     retrain = any(r.breached for r in rows)
     breaches = [f"{r.feature}.{r.metric}={r.value:.3f}" for r in rows if r.breached]
     log.info("monitoring %s v%s: retrain=%s %s", model_name, version, retrain, breaches)
-    return MonitorResult(retrain, version, window_start, window_end, rows, run_id)
+    return MonitorResult(retrain, version, window_start, window_end, rows, run_id, note)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .base import FeatureLookupSpec, Platform, RegisteredVersion, TrainingSetHandle
+from .base import (
+    FeatureLookupSpec,
+    MissingParameterError,
+    Platform,
+    RegisteredVersion,
+    TrainingSetHandle,
+)
 
 __all__ = [
     "FeatureLookupSpec",
+    "MissingParameterError",
     "Platform",
     "RegisteredVersion",
     "TrainingSetHandle",
@@ -23,11 +30,20 @@ def on_databricks() -> bool:
 
 
 def get_platform(spark: Any, dbutils: Any = None) -> Platform:
-    """Return the Databricks platform on a cluster, the local one everywhere else."""
+    """Return the Databricks platform on a cluster, the local twin's everywhere else.
+
+    The local twin (``{{ cookiecutter.package_name }}_local``) is not part of the deployed wheel: it comes
+    with the project checkout (``pip install -e ".[local,dev]"``).
+    """
     if on_databricks():
         from .databricks import DatabricksPlatform
 
         return DatabricksPlatform(spark, dbutils)
-    from .local import LocalPlatform
-
+    try:
+        from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(
+            "not on Databricks and the local twin is not installed: run "
+            '`pip install -e ".[local,dev]"` in the project checkout'
+        ) from exc
     return LocalPlatform(spark, dbutils)

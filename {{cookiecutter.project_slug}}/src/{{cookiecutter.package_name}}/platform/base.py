@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ActionableError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,15 +36,54 @@ class RegisteredVersion:
     version: str
 
 
+TABLE_NAME = re.compile(r"`?[\w-]+`?\.`?[\w-]+`?\.`?[\w-]+`?")
+
+
+def is_table_name(source: str) -> bool:
+    """Whether ``source`` is a three-part table name ``catalog.schema.table`` (not a path)."""
+    return bool(TABLE_NAME.fullmatch(source.strip()))
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """What the deploy task makes the serving endpoint serve, and who may query it.
+
+    The deploy task owns the endpoint (it creates it on the first promotion): a later
+    ``bundle deploy`` never reverts what it serves. ``inference_table`` is ``catalog.schema``
+    for the AI Gateway inference table that logs requests and responses.
+    """
+
+    endpoint_name: str
+    model_name: str
+    model_version: str
+    query_group: str = ""
+    inference_table: str = ""
+    timeout_minutes: int = 30
+
+
 def feature_table_keys(primary_keys: Sequence[str], timestamp_key: str) -> list[str]:
     """The columns a feature table is merged on: its primary keys plus its timestamp key."""
     return [*primary_keys, timestamp_key] if timestamp_key not in primary_keys else [*primary_keys]
+
+
+class ServingEndpointError(RuntimeError):
+    """The serving endpoint did not become ready with the new model version."""
+
+
+class MissingParameterError(ActionableError, ValueError):
+    """A required notebook parameter was not passed."""
 
 
 class TrainingSetHandle(Protocol):
     """A training set built from feature lookups (feature-joined on ``load_df``)."""
 
     def load_df(self) -> DataFrame: ...
+
+
+def _caching_unsupported(exc: Exception) -> bool:
+    """Serverless compute refuses ``cache``/``persist`` (NOT_SUPPORTED_WITH_SERVERLESS)."""
+    text = str(exc).upper()
+    return "NOT_SUPPORTED_WITH_SERVERLESS" in text or "PERSIST TABLE" in text
 
 
 class Platform(ABC):
@@ -67,8 +109,26 @@ class Platform(ABC):
         """Upsert ``df`` into the table on ``keys``, creating it if missing."""
 
     @abstractmethod
-    def read_source(self, path: str) -> DataFrame:
-        """Read the raw input data set at ``path``."""
+    def read_source(self, source: str) -> DataFrame:
+        """Read the raw input: a table ``catalog.schema.table`` or a Delta folder path."""
+
+    def cache(self, df: DataFrame) -> DataFrame:
+        """``df.cache()`` where the compute allows it (serverless compute does not: there the
+        frame is returned as it is and recomputed when used again)."""
+        try:
+            return df.cache()
+        except Exception as exc:  # Spark Connect raises its own error types
+            if _caching_unsupported(exc):
+                return df
+            raise
+
+    def uncache(self, df: DataFrame) -> None:
+        """Release what :meth:`cache` kept (nothing on serverless)."""
+        try:
+            df.unpersist()
+        except Exception as exc:
+            if not _caching_unsupported(exc):
+                raise
 
     # --- feature store --------------------------------------------------------------------
     @abstractmethod
@@ -127,10 +187,21 @@ class Platform(ABC):
     # (on a cluster the real ``dbutils``; locally the runner's stand-in with the same API)
     dbutils: Any
 
-    def get_param(self, name: str, default: str = "") -> str:
-        """Declare a text widget with ``default`` and return its value."""
-        self.dbutils.widgets.text(name, default)
-        return self.dbutils.widgets.get(name)
+    def get_param(self, name: str, default: str | None = None) -> str:
+        """Declare a text widget and return its value.
+
+        The job passes every parameter (resources/*.yml is their one source), so a parameter
+        without ``default`` is required: an empty value means the notebook was run by hand
+        without filling its widget.
+        """
+        self.dbutils.widgets.text(name, default or "")
+        value = self.dbutils.widgets.get(name)
+        if default is None and not value.strip():
+            raise MissingParameterError(
+                f"parameter {name!r} is empty: run this notebook through its job "
+                "(databricks bundle run <job>), or fill the widget when running it by hand"
+            )
+        return value
 
     def set_task_value(self, key: str, value: Any) -> None:
         """Publish a task value for downstream tasks."""
@@ -143,5 +214,6 @@ class Platform(ABC):
         )
 
     @abstractmethod
-    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
-        """Point the serving endpoint at ``model_name`` version ``version``."""
+    def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
+        """Create or update the endpoint to serve ``spec.model_version``; wait until it is ready
+        (raise :class:`ServingEndpointError` when it does not become ready)."""

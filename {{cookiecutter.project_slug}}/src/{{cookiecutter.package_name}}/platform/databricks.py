@@ -6,6 +6,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,16 @@ import mlflow
 import numpy as np
 from mlflow import MlflowClient
 
+from ..errors import MissingInputError
 from .base import (
     FeatureLookupSpec,
     Platform,
     RegisteredVersion,
+    ServingEndpointError,
+    ServingSpec,
     TrainingSetHandle,
     feature_table_keys,
+    is_table_name,
 )
 
 if TYPE_CHECKING:
@@ -105,8 +110,15 @@ class DatabricksPlatform(Platform):
         finally:
             self.spark.catalog.dropTempView(view)
 
-    def read_source(self, path: str) -> DataFrame:
-        return self.spark.read.format("delta").load(path)
+    def read_source(self, source: str) -> DataFrame:
+        if is_table_name(source):
+            if not self.table_exists(source):
+                raise MissingInputError(
+                    f"input table {source} does not exist or is not readable: set the bundle "
+                    "variable input_table to a table of raw trips"
+                )
+            return self.spark.table(source)
+        return self.spark.read.format("delta").load(source)
 
     # --- feature store --------------------------------------------------------------------
     def write_feature_table(
@@ -253,18 +265,76 @@ class DatabricksPlatform(Platform):
     def set_experiment(self, name: str) -> None:
         mlflow.set_experiment(name)
 
-    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
-        from databricks.sdk.service.serving import ServedEntityInput
-
-        self.workspace.serving_endpoints.update_config(
-            name=endpoint_name,
-            served_entities=[
-                ServedEntityInput(
-                    entity_name=model_name,
-                    entity_version=str(version),
-                    workload_size="Small",
-                    scale_to_zero_enabled=True,
-                )
-            ],
+    def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
+        from databricks.sdk.errors import NotFound, OperationFailed
+        from databricks.sdk.service.serving import (
+            AiGatewayConfig,
+            AiGatewayInferenceTableConfig,
+            EndpointCoreConfigInput,
+            EndpointTag,
+            ServedEntityInput,
+            ServingEndpointAccessControlRequest,
+            ServingEndpointPermissionLevel,
         )
-        log.info("serving endpoint %s now serves %s version %s", endpoint_name, model_name, version)
+
+        api = self.workspace.serving_endpoints
+        timeout = timedelta(minutes=spec.timeout_minutes)
+        entity = ServedEntityInput(
+            entity_name=spec.model_name,
+            entity_version=str(spec.model_version),
+            workload_size="Small",
+            scale_to_zero_enabled=True,
+        )
+        try:
+            api.get(spec.endpoint_name)
+            exists = True
+        except NotFound:
+            exists = False
+        try:
+            if exists:
+                # A previous update still in progress would make update_config fail.
+                api.wait_get_serving_endpoint_not_updating(spec.endpoint_name, timeout=timeout)
+                endpoint = api.update_config(spec.endpoint_name, served_entities=[entity]).result(
+                    timeout=timeout
+                )
+            else:
+                gateway = None
+                if spec.inference_table:
+                    catalog, schema = spec.inference_table.split(".", 1)
+                    gateway = AiGatewayConfig(
+                        inference_table_config=AiGatewayInferenceTableConfig(
+                            catalog_name=catalog,
+                            schema_name=schema,
+                            table_name_prefix=spec.endpoint_name.replace("-", "_"),
+                            enabled=True,
+                        )
+                    )
+                endpoint = api.create(
+                    spec.endpoint_name,
+                    config=EndpointCoreConfigInput(
+                        name=spec.endpoint_name, served_entities=[entity]
+                    ),
+                    ai_gateway=gateway,
+                    tags=[EndpointTag(key="model", value=spec.model_name)],
+                ).result(timeout=timeout)
+        except (OperationFailed, TimeoutError) as exc:
+            raise ServingEndpointError(
+                f"serving endpoint {spec.endpoint_name} did not become ready with "
+                f"{spec.model_name} version {spec.model_version}: {exc}"
+            ) from exc
+        if spec.query_group and endpoint.id:
+            api.update_permissions(
+                endpoint.id,
+                access_control_list=[
+                    ServingEndpointAccessControlRequest(
+                        group_name=spec.query_group,
+                        permission_level=ServingEndpointPermissionLevel.CAN_QUERY,
+                    )
+                ],
+            )
+        log.info(
+            "serving endpoint %s serves %s version %s",
+            spec.endpoint_name,
+            spec.model_name,
+            spec.model_version,
+        )

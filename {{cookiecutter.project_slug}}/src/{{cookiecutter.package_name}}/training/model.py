@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
+# Customize: the estimator's hyperparameters (the job's `hyperparameters` variable overrides them).
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.1,
     "max_iter": 200,
@@ -20,6 +22,24 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "min_samples_leaf": 20,
     "l2_regularization": 0.0,
 }
+
+
+def parse_hyperparameters(text: str) -> dict[str, Any]:
+    """Hyperparameters from the job (a JSON object, empty: the defaults), checked by name."""
+    if not (text or "").strip():
+        return {}
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"hyperparameters must be a JSON object, got {text!r}: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ValueError(f"hyperparameters must be a JSON object, got {text!r}")
+    unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+    if unknown:
+        raise ValueError(
+            f"unknown hyperparameters {unknown}: the model takes {sorted(DEFAULT_PARAMS)}"
+        )
+    return params
 
 
 def build_model(features: Sequence[str], params: Mapping[str, Any] | None = None) -> Pipeline:

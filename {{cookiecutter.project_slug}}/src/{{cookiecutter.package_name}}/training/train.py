@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -22,11 +22,13 @@ from ..names import (
     PREDICTION,
     TAG_FEATURE_SOURCE,
     TAG_RUN_ID,
+    TAG_TASK,
     TAG_WINDOW,
     TRAINING_BASELINE_TABLE,
     table,
 )
 from ..platform.base import Platform
+from ..recovery import recover_from_killed_runs
 from .dataset import TrainingData
 from .model import build_model, pip_requirements, prediction_plot, regression_metrics, time_split
 
@@ -94,29 +96,36 @@ def train_and_register(
     """Fit on the earliest rows, evaluate on the latest, log and register a new model version.
 
     The held-out rows (keys, features, label, prediction) are appended to ``training_baseline``
-    under the new version: validation evaluates candidate and champion on them, monitoring uses
-    them as the reference distribution.
+    under the new run: validation evaluates candidate and champion on them, monitoring uses them
+    as the reference distribution. Before training, what killed runs left behind is cleaned up
+    (:mod:`..recovery`).
     """
     columns = [*KEY_COLUMNS, *FEATURE_COLUMNS, LABEL]
     rows = data.frame.select(*columns).toPandas()  # the training set must fit in driver memory
     if len(rows) < MIN_TRAINING_ROWS:
-        raise ValueError(f"only {len(rows)} training rows for {_window(start_date, end_date)}")
+        raise ValueError(
+            f"only {len(rows)} training rows for {_window(start_date, end_date)} "
+            f"(at least {MIN_TRAINING_ROWS} needed): widen start_date..end_date"
+        )
     rows[FEATURE_COLUMNS] = rows[FEATURE_COLUMNS].astype("float64")
     train, heldout = time_split(rows, PICKUP_TS, heldout_fraction)
 
-    model = build_model(FEATURE_COLUMNS, params)
-    model.fit(train[FEATURE_COLUMNS], train[LABEL])
-    heldout_pred = model.predict(heldout[FEATURE_COLUMNS])
-    metrics = {
-        f"train_{k}": v
-        for k, v in regression_metrics(train[LABEL], model.predict(train[FEATURE_COLUMNS])).items()
-    }
-    metrics |= {
-        f"heldout_{k}": v for k, v in regression_metrics(heldout[LABEL], heldout_pred).items()
-    }
-
     platform.set_experiment(experiment_name)
-    with mlflow.start_run(run_name=f"train {_window(start_date, end_date)}") as run:
+    recover_from_killed_runs(platform.mlflow_client(), experiment_name, model_name)
+    # Explicit: this task logs its parameters, metrics and model itself; Databricks
+    # autologging would add a second, stray run for the same fit.
+    mlflow.autolog(disable=True)
+    with mlflow.start_run(
+        run_name=f"train {_window(start_date, end_date)}", tags={TAG_TASK: "train"}
+    ) as run:
+        model = build_model(FEATURE_COLUMNS, params)
+        model.fit(train[FEATURE_COLUMNS], train[LABEL])
+        heldout_pred = model.predict(heldout[FEATURE_COLUMNS])
+        train_metrics = regression_metrics(train[LABEL], model.predict(train[FEATURE_COLUMNS]))
+        metrics = {f"train_{k}": v for k, v in train_metrics.items()}
+        metrics |= {
+            f"heldout_{k}": v for k, v in regression_metrics(heldout[LABEL], heldout_pred).items()
+        }
         mlflow.log_params(
             {
                 **model.named_steps["regressor"].get_params(),
@@ -169,7 +178,7 @@ def train_and_register(
         **{PREDICTION: heldout_pred},
         model_version=registered.version,
         run_id=run_id,
-        created_at=datetime.now(timezone.utc),
+        created_at=datetime.now(UTC),
     )
     platform.write_table(
         to_spark_utc(platform, baseline, baseline_schema()),

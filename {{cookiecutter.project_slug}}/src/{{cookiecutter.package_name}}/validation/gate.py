@@ -13,6 +13,9 @@ RMSE = "root_mean_squared_error"
 MAE = "mean_absolute_error"
 R2 = "r2_score"
 
+# Relative differences below this are float noise: a retrained identical model ties.
+TIE_TOLERANCE = 1e-9
+
 ENFORCE = "enforce"
 REPORT = "report"
 MODES = (ENFORCE, REPORT)
@@ -20,10 +23,11 @@ MODES = (ENFORCE, REPORT)
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Absolute limits and the required change of RMSE relative to the champion.
+    """Absolute limits on the held-out metrics, and the improvement over the champion.
 
-    ``min_relative_improvement`` = 0.0 means "not worse than the champion"; 0.05 means
-    "at least 5 % lower RMSE than the champion".
+    The candidate's RMSE must be lower than the champion's by more than
+    ``min_relative_improvement`` (a share): 0.0 means strictly better (a tie is not promoted),
+    0.05 means more than 5 % lower. The bundle variable ``min_relative_improvement`` sets it.
     """
 
     max_rmse: float = 8.0
@@ -49,16 +53,48 @@ def parse_mode(mode: str) -> str:
     return value
 
 
-def build_thresholds(config: GateConfig, with_baseline: bool) -> dict[str, MetricThreshold]:
-    """MLflow thresholds; the comparison with the champion only when there is one."""
-    relative = float(config.min_relative_improvement) if with_baseline else None
+def build_thresholds(config: GateConfig) -> dict[str, MetricThreshold]:
+    """MLflow's absolute thresholds (the comparison with the champion is
+    :func:`check_improvement`: MLflow's ``min_relative_change`` would let a tie pass)."""
     return {
-        RMSE: MetricThreshold(
-            threshold=config.max_rmse, min_relative_change=relative, greater_is_better=False
-        ),
+        RMSE: MetricThreshold(threshold=config.max_rmse, greater_is_better=False),
         MAE: MetricThreshold(threshold=config.max_mae, greater_is_better=False),
         R2: MetricThreshold(threshold=config.min_r2, greater_is_better=True),
     }
+
+
+def parse_share(value: str, name: str) -> float:
+    """A non-negative share such as ``"0.05"`` (empty: 0.0)."""
+    try:
+        share = float((value or "0").strip())
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number such as 0.05, got {value!r}") from exc
+    if not math.isfinite(share) or share < 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return share
+
+
+def check_improvement(
+    candidate_rmse: float | None, champion_rmse: float | None, min_relative_improvement: float
+) -> CheckResult:
+    """The candidate's RMSE is lower than the champion's by more than the required share."""
+    name = f"vs_champion:{RMSE}"
+    if candidate_rmse is None or not math.isfinite(candidate_rmse):
+        return CheckResult(name, False, "candidate has no finite RMSE")
+    if champion_rmse is None or not math.isfinite(champion_rmse):
+        return CheckResult(name, False, "champion has no finite RMSE")
+    if champion_rmse > 0:
+        change = (champion_rmse - candidate_rmse) / champion_rmse
+    else:
+        change = -math.inf if candidate_rmse > 0 else 0.0
+    ok = change > min_relative_improvement + TIE_TOLERANCE
+    verdict = "better than the champion" if ok else "not better than the champion"
+    return CheckResult(
+        name,
+        ok,
+        f"{verdict}: candidate {candidate_rmse:.4f}, champion {champion_rmse:.4f}, relative "
+        f"improvement {change:+.2%}, required > {min_relative_improvement:.2%}",
+    )
 
 
 def _better_or_equal(value: float, limit: float, greater_is_better: bool) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -15,6 +15,7 @@ from mlflow.models.evaluation.validation import ModelValidationFailedException
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
+from ..errors import ActionableError
 from ..names import (
     CHALLENGER,
     CHAMPION,
@@ -23,8 +24,14 @@ from ..names import (
     KEY_COLUMNS,
     LABEL,
     REQUIRED_VERSION_TAGS,
+    TAG_RUN_ID,
+    TAG_TASK,
+    TAG_VALIDATION_RUN_ID,
+    TAG_VALIDATION_STATUS,
     TRAINING_BASELINE_TABLE,
     TRIP_FEATURES,
+    VALIDATION_FAILED,
+    VALIDATION_PASSED,
     VALIDATION_RESULTS_TABLE,
     table,
 )
@@ -32,10 +39,12 @@ from ..platform.base import Platform
 from ..registry import alias_version, feature_source, version_uri
 from .gate import (
     ENFORCE,
+    RMSE,
     CheckResult,
     GateConfig,
     build_thresholds,
     check_compliance,
+    check_improvement,
     check_metrics,
     check_smoke,
     gate_passed,
@@ -62,7 +71,7 @@ RESULTS_SCHEMA = T.StructType(
 )
 
 
-class ModelValidationError(RuntimeError):
+class ModelValidationError(ActionableError, RuntimeError):
     """The candidate failed the gate in ``enforce`` mode; nothing was promoted."""
 
 
@@ -80,7 +89,7 @@ class ValidationReport:
 def _evaluate(
     predict: Callable[[pd.DataFrame], np.ndarray], data: pd.DataFrame, run_name: str
 ) -> mlflow.models.EvaluationResult:
-    with mlflow.start_run(run_name=run_name, nested=True):
+    with mlflow.start_run(run_name=run_name, nested=True, tags={TAG_TASK: "validate"}):
         return mlflow.models.evaluate(
             model=predict,
             data=data,
@@ -94,7 +103,7 @@ def _evaluate(
 def _smoke_test(platform: Platform, uri: str, heldout: Any, source: str) -> CheckResult:
     """Score a few held-out trips through ``score_batch`` (the batch inference path)."""
     inputs = [*KEY_COLUMNS, *(TRIP_FEATURES if source == FEATURE_SOURCE_STORE else FEATURE_COLUMNS)]
-    sample = heldout.select(*inputs).limit(SMOKE_ROWS).cache()
+    sample = platform.cache(heldout.select(*inputs).limit(SMOKE_ROWS))
     try:
         expected = sample.count()
         scored = platform.score_batch(uri, sample).select("prediction").toPandas()
@@ -102,7 +111,7 @@ def _smoke_test(platform: Platform, uri: str, heldout: Any, source: str) -> Chec
     except Exception as exc:
         return CheckResult("smoke_test", False, f"{type(exc).__name__}: {exc}"[:1000])
     finally:
-        sample.unpersist()
+        platform.uncache(sample)
 
 
 def write_results(
@@ -117,7 +126,7 @@ def write_results(
     checks: Sequence[CheckResult],
 ) -> None:
     """Append one row per check to ``validation_results``."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         (
             run_id,
@@ -163,20 +172,30 @@ def validate_model(
     champion = alias_version(client, model_name, CHAMPION)
     baseline_version = champion if champion not in (None, str(model_version)) else None
 
+    training_run = version.run_id or (version.tags or {}).get(TAG_RUN_ID, "")
+    # Keyed by the training run, not the version number: versions restart at 1 when a model is
+    # deleted and registered again, runs do not.
     heldout = platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE)).where(
-        F.col("model_version") == str(model_version)
+        F.col("run_id") == training_run
     )
     data = heldout.select(*FEATURE_COLUMNS, LABEL).toPandas()
     checks: list[CheckResult] = [
         CheckResult(
-            "heldout_rows", len(data) > 0, f"{len(data)} held-out rows of version {model_version}"
+            "heldout_rows",
+            len(data) > 0,
+            f"{len(data)} held-out rows of version {model_version} (run {training_run})",
         )
     ]
 
     platform.set_experiment(experiment_name)
     with mlflow.start_run(run_name=f"validate v{model_version}") as run:
         mlflow.set_tags(
-            {"model_name": model_name, "model_version": str(model_version), "mode": mode}
+            {
+                TAG_TASK: "validate",
+                "model_name": model_name,
+                "model_version": str(model_version),
+                "mode": mode,
+            }
         )
         if len(data):
             candidate = _evaluate(
@@ -189,12 +208,18 @@ def validate_model(
                     data,
                     f"champion v{baseline_version}",
                 )
-            thresholds = build_thresholds(config, with_baseline=baseline is not None)
-            checks += check_metrics(
-                thresholds, candidate.metrics, baseline.metrics if baseline else None
-            )
+            thresholds = build_thresholds(config)
+            checks += check_metrics(thresholds, candidate.metrics)
+            if baseline is not None:
+                checks.append(
+                    check_improvement(
+                        candidate.metrics.get(RMSE),
+                        baseline.metrics.get(RMSE),
+                        config.min_relative_improvement,
+                    )
+                )
             try:
-                mlflow.validate_evaluation_results(thresholds, candidate, baseline)
+                mlflow.validate_evaluation_results(thresholds, candidate)
                 checks.append(CheckResult("mlflow_validation", True, "thresholds met"))
             except ModelValidationFailedException as exc:
                 checks.append(CheckResult("mlflow_validation", False, exc.message[:1000]))
@@ -230,9 +255,12 @@ def validate_model(
         checks=checks,
     )
     client.set_model_version_tag(
-        model_name, model_version, "validation_status", "passed" if passed else "failed"
+        model_name,
+        model_version,
+        TAG_VALIDATION_STATUS,
+        VALIDATION_PASSED if passed else VALIDATION_FAILED,
     )
-    client.set_model_version_tag(model_name, model_version, "validation_run_id", run_id)
+    client.set_model_version_tag(model_name, model_version, TAG_VALIDATION_RUN_ID, run_id)
     report = ValidationReport(str(model_version), baseline_version, passed, run_id, checks)
     if not passed and mode == ENFORCE:
         raise ModelValidationError(

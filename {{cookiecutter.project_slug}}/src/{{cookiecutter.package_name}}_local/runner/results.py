@@ -22,6 +22,7 @@ class TaskResult:
     exit_value: str | None = None
     error: str | None = None
     traceback: str | None = None
+    actionable: bool = False  # an expected problem whose message says what to do
     child: RunResult | None = None
 
 

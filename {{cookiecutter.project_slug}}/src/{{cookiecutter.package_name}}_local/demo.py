@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
-from ..data import sample
-from ..platform.local import LocalPlatform, generate_sample, state_dir, write_local_source
-from .bundle import Bundle, load_bundle
-from .engine import JobRunner
-from .errors import RunnerError
-from .results import RunResult
+from . import sample
+from .platform import LocalPlatform, generate_sample, reset_state, state_dir, write_local_source
+from .runner.bundle import Bundle, load_bundle
+from .runner.engine import JobRunner
+from .runner.errors import RunnerError
+from .runner.results import RunResult
 from .summary import print_summary
 
 TRAIN_WINDOW = ("2016-01-01", "2016-02-14")
@@ -33,8 +32,11 @@ def run_demo(root: Path, target: str | None, variables: dict[str, str], reset: b
     started = time.perf_counter()
     state = state_dir(root)
     if reset and state.exists():
-        print(f"resetting local state {state}")
-        shutil.rmtree(state)
+        print(
+            f"deleting the local state of earlier runs in {state} (tables, MLflow runs and "
+            "models; --keep-state keeps them)"
+        )
+        reset_state(state)
     bundle = load_bundle(root, target, variables)
     runner = JobRunner(bundle)
     try:
@@ -67,14 +69,14 @@ def _run(
 
 
 def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResult]:
-    input_path = str(bundle.variables["input_path"])
+    input_table = str(bundle.variables["input_table"])
     results: dict[str, RunResult] = {}
     _run(runner, "feature_refresh_job", {}, results, "1. refresh features")
     _run(runner, "training_job", _window(TRAIN_WINDOW), results, "2. train -> validate -> deploy")
     _run(runner, "batch_inference_job", _window(SCORE_WINDOW), results, "3. batch inference")
     print(f"\n--- 4. append a drifted batch {DRIFT_WINDOW[0]} .. {DRIFT_WINDOW[1]}")
     drifted = generate_sample(*DRIFT_WINDOW, sample.DRIFT_ROWS, sample.DEFAULT_SEED + 1, drift=True)
-    print(f"appended {len(drifted)} trips to {write_local_source(state, input_path, drifted)}")
+    print(f"appended {len(drifted)} trips to {write_local_source(state, input_table, drifted)}")
     _run(
         runner,
         "feature_refresh_job",
@@ -96,7 +98,24 @@ def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResul
     return results
 
 
+def deployed_names(bundle: Bundle) -> tuple[str, str]:
+    """``catalog.schema`` of the project's tables and the model's full name, as deployed to the
+    bundle's target (dev and test prefix the schema and the model)."""
+    schema = (
+        (bundle.resources.get("schemas") or {})
+        .get("project_schema", {})
+        .get("name", bundle.variables.get("schema"))
+    )
+    model = (
+        (bundle.resources.get("registered_models") or {})
+        .get("model", {})
+        .get("name", bundle.variables.get("model_name"))
+    )
+    prefix = f"{bundle.variables['catalog']}.{schema}"
+    return prefix, f"{prefix}.{model}"
+
+
 def _summary(bundle: Bundle, runner: JobRunner, state: Path, results: dict[str, RunResult]) -> None:
     platform = LocalPlatform(runner.spark, state=state)
-    prefix = f"{bundle.variables['catalog']}.{bundle.variables['schema']}"
-    print_summary(platform, prefix, str(bundle.variables["model_name"]), results)
+    prefix, model_name = deployed_names(bundle)
+    print_summary(platform, prefix, model_name, results)

@@ -1,13 +1,19 @@
-"""Command line for local runs: ``run``, ``jobs``, ``generate-data``, ``rollback``, ``demo``."""
+"""Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``, ``demo``.
+
+Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
+person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
+as one line ``error: ...``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
 
-from .platform.local import (
+from .platform import (
     find_project_root,
     generate_sample,
     local_source_path,
@@ -15,6 +21,11 @@ from .platform.local import (
     write_local_source,
 )
 from .runner import RunnerError, load_bundle, run_job
+from .runner.results import RunResult
+
+
+class UsageError(RunnerError):
+    """Bad command-line arguments."""
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -22,14 +33,14 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--{what} expects key=value, got {item!r}")
+            raise UsageError(f"--{what} expects NAME=VALUE, got {item!r}")
         pairs[key] = value
     return pairs
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}",
+        prog=f"python -m {__package__.removesuffix('_local')}",
         description="Run the jobs of this Databricks Asset Bundle locally, from its own YAML.",
     )
     parser.add_argument(
@@ -63,45 +74,62 @@ def _parser() -> argparse.ArgumentParser:
         "--drift", action="store_true", help="shift the distributions (for monitoring)"
     )
     data.add_argument("--overwrite", action="store_true", help="replace instead of append")
-    with_target(sub.add_parser("rollback", help="run rollback_job (champion <- previous champion)"))
+    rollback = with_target(
+        sub.add_parser("rollback", help="run rollback_job (champion <- previous champion)")
+    )
+    rollback.add_argument("--reason", required=True, help="why (recorded on the model version)")
     demo = with_target(
-        sub.add_parser("demo", help="train, score, drift, monitor and retrain end to end")
+        sub.add_parser(
+            "demo",
+            help="train, score, drift, monitor and retrain end to end (deletes the local state "
+            "of earlier runs first)",
+        )
     )
     demo.add_argument(
-        "--keep-state", action="store_true", help="do not reset the local state first"
+        "--keep-state", action="store_true", help="do not delete the local state first"
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (1: a job failed, 2: bad bundle or arguments)."""
+    """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     root = (args.project_dir or find_project_root()).resolve()
     # Notebooks build their own LocalPlatform: make them use this project's state.
     os.environ["LOCAL_STATE_DIR"] = str(state_dir(root))
-    variables = _pairs(args.var, "var")
     try:
+        variables = _pairs(args.var, "var")
         if args.command == "jobs":
             return _list_jobs(root, args.target, variables)
         if args.command == "generate-data":
             return _generate(root, args, variables)
         if args.command == "demo":
-            from .runner.demo import run_demo
+            from .demo import run_demo
 
             return run_demo(root, args.target, variables, reset=not args.keep_state)
-        job_key = "rollback_job" if args.command == "rollback" else args.job_key
-        params = _pairs(getattr(args, "param", None), "param")
+        if args.command == "rollback":
+            job_key = "rollback_job"
+            params = {"reason": args.reason, "requested_by": getpass.getuser()}
+        else:
+            job_key = args.job_key
+            params = _pairs(args.param, "param")
         result = run_job(root, job_key, args.target, params, variables=variables)
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not result.success:
-        failure = result.root_failure()
-        print(
-            f"job {job_key} FAILED at task {failure.task_key if failure else '?'}", file=sys.stderr
-        )
-        return 1
-    return 0
+    return _exit_code(job_key, result)
+
+
+def _exit_code(job_key: str, result: RunResult) -> int:
+    if result.success:
+        return 0
+    failure = result.root_failure()
+    if failure is not None and failure.actionable:
+        print(f"error: {failure.error}", file=sys.stderr)
+        return 2
+    where = failure.task_key if failure else "?"
+    print(f"job {job_key} FAILED at task {where}", file=sys.stderr)
+    return 1
 
 
 def _list_jobs(root: Path, target: str | None, variables: dict[str, str]) -> int:
@@ -119,21 +147,21 @@ def _list_jobs(root: Path, target: str | None, variables: dict[str, str]) -> int
 
 def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
     bundle = load_bundle(root, args.target, variables)
-    path = str(bundle.variables.get("input_path", ""))
-    if not path:
-        raise RunnerError("the bundle has no input_path variable")
-    from .data import sample
+    source = str(bundle.variables.get("input_table", ""))
+    if not source:
+        raise UsageError("the bundle has no input_table variable")
+    from . import sample
 
     start = args.start or (sample.DRIFT_START if args.drift else sample.DEFAULT_START)
     end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)
     rows = args.rows or (sample.DRIFT_ROWS if args.drift else sample.DEFAULT_ROWS)
     seed = args.seed if args.seed is not None else sample.DEFAULT_SEED + int(args.drift)
     state = state_dir(root)
-    if not args.overwrite and not local_source_path(state, path).exists():
+    if not args.overwrite and not local_source_path(state, source).exists():
         # Appending to nothing: lay down the default sample first, as a first read would.
-        write_local_source(state, path, generate_sample(), "overwrite")
+        write_local_source(state, source, generate_sample(), "overwrite")
     pdf = generate_sample(start, end, rows, seed, drift=args.drift)
-    target = write_local_source(state, path, pdf, "overwrite" if args.overwrite else "append")
+    target = write_local_source(state, source, pdf, "overwrite" if args.overwrite else "append")
     verb = "wrote" if args.overwrite else "appended"
     print(f"{verb} {len(pdf)} trips ({start} .. {end}, drift={args.drift}) to {target}")
     return 0

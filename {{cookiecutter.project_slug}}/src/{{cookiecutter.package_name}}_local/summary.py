@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..platform.local import LocalPlatform
-    from .results import RunResult
+    from .platform import LocalPlatform
+    from .runner.results import RunResult
 
 
 def print_summary(
-    platform: LocalPlatform, prefix: str, model: str, runs: dict[str, RunResult]
+    platform: LocalPlatform, prefix: str, model_name: str, runs: dict[str, RunResult]
 ) -> None:
-    """Print the report for tables in ``prefix`` (``catalog.schema``) and the model ``model``."""
+    """Print the report for tables in ``prefix`` (``catalog.schema``) and the model."""
     print("\n=== summary")
     for label, result in runs.items():
         values = " ".join(
@@ -27,7 +27,7 @@ def print_summary(
         retrain = result.tasks.get("retrain")
         if retrain is not None:
             print(f"  retraining triggered: {'yes' if retrain.child else 'no'} ({retrain.state})")
-    print_model_versions(platform, f"{prefix}.{model}")
+    print_model_versions(platform, model_name)
     validation = _table(platform, f"{prefix}.validation_results")
     if validation is not None:
         print_validation(validation)

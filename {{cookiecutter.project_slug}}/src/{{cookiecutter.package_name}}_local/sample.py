@@ -14,7 +14,7 @@ follows a metered tariff on distance and duration (flat fare to and from JFK).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -233,16 +233,3 @@ def generate_trips(
         },
         columns=COLUMNS,
     )
-
-
-def generate_sample_dataset(seed: int = DEFAULT_SEED, with_drift: bool = False) -> pd.DataFrame:
-    """The default local data set: Jan-Feb 2016, plus a drifted March 2016 if ``with_drift``."""
-    frames = [generate_trips(DEFAULT_START, DEFAULT_END, DEFAULT_ROWS, seed)]
-    if with_drift:
-        frames.append(generate_trips(DRIFT_START, DRIFT_END, DRIFT_ROWS, seed + 1, drift=True))
-    return pd.concat(frames, ignore_index=True)
-
-
-def days_after(day: str | date, days: int) -> str:
-    """ISO date ``days`` after ``day`` (negative goes back)."""
-    return (_as_date(day) + timedelta(days=days)).isoformat()

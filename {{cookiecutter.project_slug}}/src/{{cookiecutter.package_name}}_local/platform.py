@@ -21,15 +21,19 @@ import numpy as np
 import pyarrow as pa
 from mlflow import MlflowClient
 
-from .base import (
+from {{ cookiecutter.package_name }}.platform.base import (
     FeatureLookupSpec,
     Platform,
     RegisteredVersion,
+    ServingSpec,
     TrainingSetHandle,
     feature_table_keys,
+    is_table_name,
 )
+
 from .delta_store import DeltaStore
-from .local_features import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
+from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
+from .runner.errors import RunnerError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,9 +64,40 @@ def state_dir(root: Path | None = None) -> Path:
     return Path(configured).resolve() if configured else (root or find_project_root()) / ".local"
 
 
+STATE_MARKER = ".local-twin-state"
+
+
+class StateDirError(RunnerError):
+    """The state folder holds files the local twin did not create."""
+
+
+def prepare_state(state: Path) -> Path:
+    """Create the state folder and mark it as the local twin's (only marked folders are reset)."""
+    state.mkdir(parents=True, exist_ok=True)
+    marker = state / STATE_MARKER
+    if not marker.exists():
+        marker.write_text("Local state of the bundle's local twin: tables, MLflow store.\n")
+    return state
+
+
+def reset_state(state: Path) -> bool:
+    """Delete ``state`` if the local twin created it; refuse a folder it did not create."""
+    if not state.exists():
+        return False
+    if not (state / STATE_MARKER).is_file():
+        if any(state.iterdir()):
+            raise StateDirError(
+                f"{state} was not created by the local twin (no {STATE_MARKER}): refusing to "
+                "delete it; remove it yourself or point LOCAL_STATE_DIR elsewhere"
+            )
+        return False
+    shutil.rmtree(state)
+    return True
+
+
 def configure_local_mlflow(state: Path) -> str:
     """Point MLflow tracking and registry at ``<state>/mlflow.db``; return the URI."""
-    state.mkdir(parents=True, exist_ok=True)
+    prepare_state(state)
     database = state / "mlflow.db"
     if not database.exists():
         shutil.copyfile(_empty_mlflow_db(), database)
@@ -94,12 +129,12 @@ class LocalPlatform(Platform):
 
     def __init__(self, spark: SparkSession, dbutils: Any = None, state: Path | None = None) -> None:
         if dbutils is None:
-            from ..runner.dbutils import LocalDbutils
+            from .runner.dbutils import LocalDbutils
 
             dbutils = LocalDbutils()
         self.spark = spark
         self.dbutils = dbutils
-        self.state = (state or state_dir()).resolve()
+        self.state = prepare_state((state or state_dir()).resolve())
         self.store = DeltaStore(self.state / "warehouse")
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.mlflow_uri = f"sqlite:///{self.state / 'mlflow.db'}"
@@ -130,20 +165,20 @@ class LocalPlatform(Platform):
     def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
         self.store.merge_at(self.store.path(name), df.toArrow(), list(keys))
 
-    def source_path(self, path: str) -> Path:
-        """Where the raw input ``path`` (e.g. ``/databricks-datasets/...``) lives locally."""
-        return local_source_path(self.state, path)
+    def source_path(self, source: str) -> Path:
+        """Where the raw input ``source`` (a table name or a path) lives locally."""
+        return local_source_path(self.state, source)
 
-    def read_source(self, path: str) -> DataFrame:
-        target = self.source_path(path)
+    def read_source(self, source: str) -> DataFrame:
+        target = self.source_path(source)
         if not self.store.exists_at(target):
-            log.info("no local data at %s: generating the sample", target)
-            self.write_source(path, generate_sample(), "overwrite")
+            print(f"[local] no data for {source} yet: generating the seeded sample trips")
+            self.write_source(source, generate_sample(), "overwrite")
         return self._to_spark(self.store.read_at(target))
 
-    def write_source(self, path: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
-        """Write (or append) a pandas frame as the raw input at ``path``; return its folder."""
-        return write_local_source(self.state, path, pdf, mode)
+    def write_source(self, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
+        """Write (or append) a pandas frame as the raw input ``source``; return its folder."""
+        return write_local_source(self.state, source, pdf, mode)
 
     # --- feature store --------------------------------------------------------------------
     def write_feature_table(
@@ -269,23 +304,31 @@ class LocalPlatform(Platform):
             )
         mlflow.set_experiment(name)
 
-    def update_serving_endpoint(self, endpoint_name: str, model_name: str, version: str) -> None:
+    def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
+        """No endpoint locally: record what it would serve in ``<state>/serving/<name>.json``."""
+        target = self.state / "serving" / f"{spec.endpoint_name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(asdict(spec), indent=2, sort_keys=True))
         print(
-            f"[local] serving endpoint {endpoint_name!r} -> {model_name} v{version} (no-op locally)"
+            f"[local] serving endpoint {spec.endpoint_name!r} -> {spec.model_name} "
+            f"v{spec.model_version} (recorded in {target})"
         )
 
 
-def local_source_path(state: Path, path: str) -> Path:
-    """The local folder standing in for the raw input ``path`` under ``<state>/datasets``."""
-    relative = re.sub(r"^(dbfs:)?/+", "", path.strip())
+def local_source_path(state: Path, source: str) -> Path:
+    """The local folder standing in for the raw input ``source``: a three-part table name maps
+    to its table under ``<state>/warehouse``, a path to a folder under ``<state>/datasets``."""
+    if is_table_name(source):
+        return DeltaStore(state / "warehouse").path(source)
+    relative = re.sub(r"^(dbfs:)?/+", "", source.strip())
     if not relative or ".." in Path(relative).parts:
-        raise ValueError(f"invalid input path {path!r}")
+        raise ValueError(f"invalid input {source!r}: expected catalog.schema.table or a path")
     return state / "datasets" / relative
 
 
-def write_local_source(state: Path, path: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
-    """Write or append ``pdf`` as the local raw input ``path`` (no Spark needed)."""
-    target = local_source_path(state, path)
+def write_local_source(state: Path, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
+    """Write or append ``pdf`` as the local raw input ``source`` (no Spark needed)."""
+    target = local_source_path(prepare_state(state), source)
     DeltaStore(state / "warehouse").write_at(
         target, pa.Table.from_pandas(pdf, preserve_index=False), mode
     )
@@ -300,7 +343,7 @@ def generate_sample(
     drift: bool = False,
 ) -> pd.DataFrame:
     """Seeded synthetic trips; unset arguments take the generator's defaults (Jan-Feb 2016)."""
-    from ..data import sample
+    from . import sample
 
     return sample.generate_trips(
         start=start or sample.DEFAULT_START,

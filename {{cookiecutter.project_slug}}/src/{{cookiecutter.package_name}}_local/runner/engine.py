@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from {{ cookiecutter.package_name }}.errors import ActionableError
+
+from ..spark import get_spark
 from .bundle import Bundle, load_bundle
 from .conditions import EXCLUDED as DEP_EXCLUDED
 from .conditions import FAILED as DEP_FAILED
@@ -18,9 +21,8 @@ from .conditions import SUCCESS as DEP_SUCCESS
 from .conditions import evaluate_condition, run_if_decision
 from .dbutils import LocalDbutils, NotebookExit
 from .dynamic import RunContext
-from .errors import RunnerError
+from .errors import ChildJobError, RunnerError
 from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
-from .spark import get_spark
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
 _RUN_IDS = itertools.count(1)
@@ -71,6 +73,23 @@ def task_type(task: dict[str, Any]) -> str:
     return kinds[0]
 
 
+def check_compute(job: dict[str, Any]) -> None:
+    """Every task's ``job_cluster_key`` / ``environment_key`` names one the job declares
+    (locally every task runs in this process, but a dangling key would fail the deploy)."""
+    declared = {
+        "job_cluster_key": {c.get("job_cluster_key") for c in job.get("job_clusters") or []},
+        "environment_key": {e.get("environment_key") for e in job.get("environments") or []},
+    }
+    for task in job.get("tasks") or []:
+        for field_name, known in declared.items():
+            value = task.get(field_name)
+            if value is not None and value not in known:
+                raise RunnerError(
+                    f"task {task.get('task_key')!r}: {field_name} {value!r} is not declared by "
+                    f"the job ({', '.join(sorted(k for k in known if k)) or 'none'})"
+                )
+
+
 def _display(obj: Any, *args: Any, **kwargs: Any) -> None:
     """Local ``display``: show a Spark or pandas frame as text."""
     if hasattr(obj, "show") and hasattr(obj, "schema"):
@@ -118,6 +137,7 @@ class JobRunner:
         """Run job ``job_key``; task failures are recorded in the result, not raised."""
         job = self.bundle.job(job_key)
         tasks = task_order(job.get("tasks") or [])
+        check_compute(job)
         for task in tasks:
             task_type(task)
         parameters = self.job_parameters(job, job_key, params or {})
@@ -198,28 +218,33 @@ class JobRunner:
                 if not result.child.success:
                     failure = result.child.root_failure()
                     where = f" at task {failure.task_key!r}" if failure else ""
-                    raise RunnerError(
+                    raise ChildJobError(
                         f"job {child_key!r} (run {result.child.run_id}) failed{where}"
                     )
         except Exception as exc:  # any task error becomes a failed task
             result.state = FAILED
-            result.error = f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, RunnerError):
+            result.actionable = isinstance(exc, ActionableError)
+            result.error = str(exc) if result.actionable else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, RunnerError | ActionableError):
                 result.traceback = traceback.format_exc()
         result.duration = time.perf_counter() - started
         return result
 
-    def notebook_path(self, job_key: str, task: dict[str, Any]) -> Path:
-        """The notebook file, relative to the YAML file that defines the job."""
+    def notebook_path(self, task: dict[str, Any]) -> Path:
+        """The notebook file (the loader already resolved it from the file that names it)."""
         spec = task["notebook_task"]
         raw = str(spec.get("notebook_path", ""))
         if not raw:
             raise RunnerError(f"task {task['task_key']!r} has no notebook_path")
-        if spec.get("source") == "WORKSPACE" or raw.startswith("/"):
+        path = Path(raw)
+        if (
+            spec.get("source") == "WORKSPACE"
+            or not path.is_absolute()
+            or raw.startswith("/Workspace")
+        ):
             raise RunnerError(
                 f"task {task['task_key']!r}: workspace notebook {raw!r} cannot run locally"
             )
-        path = (self.bundle.job_dir(job_key) / raw).resolve()
         for candidate in (path, path.with_name(path.name + ".py")):
             if candidate.is_file():
                 return candidate
@@ -228,7 +253,7 @@ class JobRunner:
     def _notebook(
         self, task: dict[str, Any], context: RunContext, parameters: dict[str, str]
     ) -> str | None:
-        path = self.notebook_path(context.job_id, task)
+        path = self.notebook_path(task)
         widgets = {
             k: str(v)
             for k, v in context.render(task["notebook_task"].get("base_parameters") or {}).items()

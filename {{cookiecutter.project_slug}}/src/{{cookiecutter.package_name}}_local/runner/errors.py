@@ -7,3 +7,7 @@ class RunnerError(Exception):
 
 class BundleError(RunnerError):
     """The bundle configuration cannot be loaded or resolved."""
+
+
+class ChildJobError(RunnerError):
+    """A ``run_job_task`` started a job that failed (its own result names the failing task)."""

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .base import FeatureLookupSpec
+from {{ cookiecutter.package_name }}.features.point_in_time import point_in_time_join
+from {{ cookiecutter.package_name }}.platform.base import FeatureLookupSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from .local import LocalPlatform
+
+class FeatureTables(Protocol):
+    """Where feature tables and their keys are read from (the local platform)."""
+
+    def read_table(self, name: str) -> DataFrame: ...
+
+    def feature_table_meta(self, name: str) -> dict[str, Any]: ...
 
 
 class LocalTrainingSet:
@@ -19,13 +26,13 @@ class LocalTrainingSet:
 
     def __init__(
         self,
-        platform: LocalPlatform,
+        tables: FeatureTables,
         df: DataFrame,
         lookups: list[FeatureLookupSpec],
         label: str | None,
         exclude_columns: list[str],
     ) -> None:
-        self.platform = platform
+        self.tables = tables
         self.df = df
         self.lookups = lookups
         self.label = label
@@ -33,17 +40,15 @@ class LocalTrainingSet:
 
     @classmethod
     def from_metadata(
-        cls, platform: LocalPlatform, df: DataFrame, lookups: list[FeatureLookupSpec]
+        cls, tables: FeatureTables, df: DataFrame, lookups: list[FeatureLookupSpec]
     ) -> LocalTrainingSet:
         """A scoring-time set: same lookups, no label, nothing excluded."""
-        return cls(platform, df, lookups, None, [])
+        return cls(tables, df, lookups, None, [])
 
     def load_df(self) -> DataFrame:
-        from ..features.point_in_time import point_in_time_join
-
         result = self.df
         for lookup in self.lookups:
-            meta = self.platform.feature_table_meta(lookup.table_name)
+            meta = self.tables.feature_table_meta(lookup.table_name)
             table_keys: list[str] = meta["primary_keys"]
             ts_key: str = meta["timestamp_key"]
             if len(table_keys) != len(lookup.lookup_key):
@@ -51,7 +56,7 @@ class LocalTrainingSet:
                     f"{lookup.table_name} has primary keys {table_keys}, "
                     f"the lookup gives {lookup.lookup_key}"
                 )
-            features = self.platform.read_table(lookup.table_name)
+            features = self.tables.read_table(lookup.table_name)
             names = lookup.feature_names or [
                 c for c in features.columns if c not in (*table_keys, ts_key)
             ]
