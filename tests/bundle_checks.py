@@ -70,6 +70,7 @@ ANY_REFERENCE_RE = re.compile(r"\$\{([^}]*)\}")
 TASK_VALUE_RE = re.compile(r"\{\{\s*tasks\.([A-Za-z0-9_-]+)\.values\.[A-Za-z0-9_]+\s*\}\}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NOTEBOOK_HEADER = "# Databricks notebook source"
+WORKSPACE_ID = 1234567890  # what a workspace would give a resource (jobs have numeric IDs)
 
 
 @cache
@@ -94,7 +95,9 @@ def check_bundle(root: Path) -> list[str]:
     errors += check_targets(raw.config)
     for target in sorted(raw.config.get("targets") or {}):
         try:
-            bundle = bundle_module.load_bundle(root, target, keep_unresolved=True)
+            bundle = bundle_module.load_bundle(
+                root, target, keep_unresolved=True, resource_id=lambda kind, key: WORKSPACE_ID
+            )
         except bundle_module.BundleError as exc:
             errors.append(f"targets.{target}: {exc}")
             continue

@@ -178,7 +178,7 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         "databricks.yml",
         lambda d: (
             d["targets"]["staging"].update(run_as={"service_principal_name": "x"}),
-            d["resources"].update(
+            d.setdefault("resources", {}).update(
                 quality_monitors={
                     "m": {"table_name": "a.b.c", "assets_dir": "/x", "output_schema_name": "a.b"}
                 }
@@ -237,7 +237,7 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         lambda d: task(d, "rollback_job", "rollback")["notebook_task"]["base_parameters"].update(
             model_name="${var.catalog}.${var.schema}.${var.model_name}"
         ),
-        "targets.dev: registered_models.model is deployed under a prefixed name",
+        "targets.dev: registered_models.model is deployed as",
     ),
     "bad-target-permission": (
         "databricks.yml",

@@ -17,9 +17,11 @@ PACKAGE = "taxi_fare_regression"  # the default package name; {package} below
 
 # Files generated whatever the options ({package}: the package directory).
 BASE_FILES: tuple[str, ...] = (
+    ".github/actions/setup-databricks-cli/action.yml",
     ".github/workflows/ci.yml",
     ".github/workflows/deploy-prod.yml",
     ".github/workflows/deploy-staging.yml",
+    ".github/zizmor.yml",
     ".gitignore",
     "README.md",
     "constraints.txt",
@@ -54,6 +56,8 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}/platform/__init__.py",
     "src/{package}/platform/base.py",
     "src/{package}/platform/databricks.py",
+    "src/{package}/errors.py",
+    "src/{package}/recovery.py",
     "src/{package}/registry.py",
     "src/{package}/training/__init__.py",
     "src/{package}/training/dataset.py",

@@ -349,7 +349,8 @@ def test_zizmor_reports_nothing(rendered: tuple[dict[str, str], Path]) -> None:
     assert findings == [], proc.stdout
     assert proc.returncode == 0, proc.stderr
     audited = re.findall(r"completed (\S+)", proc.stderr)
-    assert len(audited) == len(workflow_files(rendered[1] / WORKFLOWS)), proc.stderr
+    actions = list((rendered[1] / ".github" / "actions").rglob("action.yml"))
+    assert len(audited) == len(workflow_files(rendered[1] / WORKFLOWS)) + len(actions), proc.stderr
 
 
 def test_workflows_are_hardened(rendered: tuple[dict[str, str], Path]) -> None:
@@ -381,13 +382,23 @@ def verbs_in_order(workflow: dict[str, Any], target: str) -> list[str]:
     return [command.verb for command in bundle_commands(workflow) if command.target == target]
 
 
-def test_staging_workflow(workflows: dict[str, dict[str, Any]]) -> None:
+def lifecycle_jobs(options: dict[str, str]) -> list[str]:
+    """The jobs of the options, in the order the lifecycle runs them."""
+    order = ["feature_refresh_job", "training_job", "batch_inference_job", "monitoring_job"]
+    return [job for job in order if job in expected_jobs(options)]
+
+
+def test_staging_workflow(
+    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
+) -> None:
+    options, _project = rendered
     name, workflow = workflow_on_push_to(workflows, DEFAULT_BRANCH)
     assert set(triggers(workflow)) == {"push"}, name
     commands = bundle_commands(workflow)
     assert {command.target for command in commands} == {"staging"}
-    assert verbs_in_order(workflow, "staging") == ["validate", "deploy", "run"]
-    assert commands[-1].args == ["training_job"]
+    runs = [job for job in lifecycle_jobs(options) if job != "monitoring_job"]
+    assert verbs_in_order(workflow, "staging") == ["validate", "deploy", *["run"] * len(runs)]
+    assert [c.args[0] for c in commands if c.verb == "run"] == runs
     assert {workflow["jobs"][command.job_id]["environment"] for command in commands} == {"staging"}
 
 
@@ -430,23 +441,23 @@ def test_pull_request_workflow(
     for job_id in (lint, tests):
         assert "permissions" not in jobs[job_id] and "environment" not in jobs[job_id]
 
-    # Validation of staging and prod, then deploy -> run -> destroy on test.
+    # Validation of staging (never prod: pull requests get no prod access), then deploy ->
+    # every job of the lifecycle -> destroy on test.
     commands = bundle_commands(workflow)
     assert [(c.verb, c.target) for c in commands if c.verb == "validate"] == [
-        ("validate", "staging"),
-        ("validate", "prod"),
+        ("validate", "staging")
     ]
     integration = [c for c in commands if c.target == "test"]
-    wanted = (
-        ["feature_refresh_job", "training_job"]
-        if options["include_feature_store"] == "yes"
-        else ["training_job"]
-    )
+    wanted = lifecycle_jobs(options)
     assert [c.verb for c in integration] == ["deploy", *["run"] * len(wanted), "destroy"]
     assert [c.args[0] for c in integration if c.verb == "run"] == wanted
     destroy = integration[-1]
     assert "--auto-approve" in destroy.flags
     assert destroy.step.get("if") == "always()"
+    cleanup = [
+        s for _j, _job, s in steps(workflow) if "serving-endpoints delete" in str(s.get("run"))
+    ]
+    assert len(cleanup) == (options["include_serving"] == "yes")
     (integration_job,) = {c.job_id for c in integration}
     assert {"unit-tests", "validate"} <= set(jobs[integration_job]["needs"])
 
@@ -460,23 +471,44 @@ def test_pull_request_workflow(
         assert jobs[job_id]["if"] == "needs.credentials.outputs.available == 'true'"
 
 
-def test_cli_pinned_by_version_input(workflows: dict[str, dict[str, Any]]) -> None:
-    setups = [
+SETUP_CLI = ".github/actions/setup-databricks-cli/action.yml"
+
+
+def test_cli_is_pinned_in_one_place(
+    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
+) -> None:
+    """Every workflow installs the CLI through the one composite action that pins it."""
+    project = rendered[1]
+    local = {
+        step["uses"]
+        for workflow in workflows.values()
+        for _job_id, _job, step in steps(workflow)
+        if str(step.get("uses", "")).startswith("./")
+    }
+    assert local == {"./.github/actions/setup-databricks-cli"}
+    assert not [
         step
         for workflow in workflows.values()
         for _job_id, _job, step in steps(workflow)
         if uses_action(step, "databricks/setup-cli")
     ]
-    assert len(setups) == 4  # validate, integration, staging, prod
-    refs = {step["uses"] for step in setups}
-    versions = {str(step["with"]["version"]) for step in setups}
-    assert len(refs) == 1 and len(versions) == 1, (refs, versions)
-    assert re.fullmatch(r"\d+\.\d+\.\d+", versions.pop())
+    action = yaml.safe_load((project / SETUP_CLI).read_text())
+    (setup,) = action["runs"]["steps"]
+    assert PINNED_REF.match(setup["uses"]) and setup["uses"].startswith("databricks/setup-cli@")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(setup["with"]["version"]))
+    databricks_jobs = sum(len(jobs_running_databricks(w)) for w in workflows.values())
+    assert len([s for w in workflows.values() for *_, s in steps(w) if s.get("uses") in local]) == (
+        databricks_jobs
+    )
 
 
 def test_no_template_syntax_left(rendered: tuple[dict[str, str], Path]) -> None:
     project = rendered[1]
-    for path in [*workflow_files(project / WORKFLOWS), project / "docs" / "ci-cd.md"]:
+    for path in [
+        *workflow_files(project / WORKFLOWS),
+        project / SETUP_CLI,
+        project / "docs" / "ci-cd.md",
+    ]:
         text = path.read_text()
         assert "cookiecutter" not in text and "{%" not in text, path
         assert not re.search(r"(?<!\$)\{\{", text), path  # only GitHub's ${{ }} may remain
@@ -497,7 +529,7 @@ def test_ci_cd_doc_matches_options(rendered: tuple[dict[str, str], Path]) -> Non
         assert f"| `{environment}` |" in doc
     assert ("feature_refresh_job" in doc) == (options["include_feature_store"] == "yes")
     # Every SHA the workflows use is listed in the doc's table, with its version.
-    for workflow_path in workflow_files(project / WORKFLOWS):
+    for workflow_path in [*workflow_files(project / WORKFLOWS), project / SETUP_CLI]:
         for ref, version in re.findall(
             r"uses: \S+@([0-9a-f]{40}) # (v[\d.]+)", workflow_path.read_text()
         ):

@@ -26,7 +26,7 @@ import copy
 import getpass
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,11 +370,13 @@ class Resolver:
         resources: dict[str, Any] | None = None,
         *,
         keep_unresolved: bool = False,
+        resource_id: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.context = context
         self.variables = variables
         self.resources = resources
         self.keep_unresolved = keep_unresolved
+        self.resource_id = resource_id or (lambda kind, key: key)
 
     def handles(self, ref: str) -> bool:
         root = ref.split(".", 1)[0]
@@ -402,7 +404,7 @@ class Resolver:
             if key not in (self.resources.get(kind) or {}):
                 raise BundleError(f"{_ref(ref)} refers to an unknown resource {kind}.{key}")
             if attr == "id":
-                return key  # locally a resource is identified by its key
+                return self.resource_id(kind, key)  # the runner identifies a job by its key
             value = (self.resources[kind][key] or {}).get(attr)
             if value is None:
                 raise BundleError(f"{_ref(ref)}: resource {kind}.{key} has no {attr!r}")
@@ -589,11 +591,13 @@ def load_bundle(
     variables: dict[str, str] | None = None,
     *,
     keep_unresolved: bool = False,
+    resource_id: Callable[[str, str], Any] | None = None,
 ) -> Bundle:
     """Load the bundle at ``root`` for ``target`` (the default target if None).
 
     ``keep_unresolved`` leaves references that need a workspace (lookups, unset required
-    variables) as they are instead of failing: for validation, not for running.
+    variables) as they are instead of failing, and ``resource_id(kind, key)`` stands in for the
+    IDs the workspace assigns (default: the key): both for validation, not for running.
     """
     raw = read_bundle(root)
     name, config = select_target(raw.config, target)
@@ -629,7 +633,9 @@ def load_bundle(
         jobs[key] = merge_job_sequences(job or {})
     presets = early.resolve(effective_presets(config, user))
     resources = apply_presets(resources, presets)
-    late = Resolver(context, values, resources, keep_unresolved=keep_unresolved)
+    late = Resolver(
+        context, values, resources, keep_unresolved=keep_unresolved, resource_id=resource_id
+    )
     resolved = _translate_paths(late.resolve(resources))
     resolved_values = {}
     for variable in values:
