@@ -11,11 +11,13 @@ import pytest
 from conftest import DEFAULT_COMBINATION, Renderings
 
 # The generated suites are the slow part of the template's tests: run them for the default
-# options and for the variant whose code differs most (no feature store, no monitoring).
+# options (serverless) and for the variant whose code differs most (classic compute, no feature
+# store, no monitoring, serving on): every job of both runs end to end through the local runner.
 SUITES = {
     "default": DEFAULT_COMBINATION,
-    "no-feature-store": {
+    "classic-no-feature-store": {
         **DEFAULT_COMBINATION,
+        "compute": "classic",
         "include_feature_store": "no",
         "include_monitoring": "no",
         "include_serving": "yes",
