@@ -34,7 +34,9 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "resources/monitoring-job.yml",
         "notebooks/monitor.py",
         "src/{package}/monitoring",
+        "src/{package}_local/drift_check.py",
         "tests/test_drift.py",
+        "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
     ),
 }

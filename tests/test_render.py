@@ -119,7 +119,9 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "src/{package}/monitoring/__init__.py",
         "src/{package}/monitoring/drift.py",
         "src/{package}/monitoring/monitor.py",
+        "src/{package}_local/drift_check.py",
         "tests/test_drift.py",
+        "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
     ),
 }

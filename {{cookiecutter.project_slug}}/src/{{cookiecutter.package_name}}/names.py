@@ -15,6 +15,8 @@ TRIP_FEATURES = ["trip_distance", "trip_duration_min", "pickup_hour", "pickup_we
 PICKUP_FEATURES = ["pickup_trip_count", "pickup_mean_fare", "pickup_mean_distance"]
 DROPOFF_FEATURES = ["dropoff_trip_count", "dropoff_mean_fare"]
 FEATURE_COLUMNS = [*TRIP_FEATURES, *PICKUP_FEATURES, *DROPOFF_FEATURES]
+# Features whose values are categories (drift is judged per category, not on a continuous scale)
+CATEGORICAL_FEATURES = ["pickup_hour", "pickup_weekday"]
 PREDICTION = "prediction"
 
 # Feature tables: primary key + timestamp key (end of the aggregation window)
