@@ -43,7 +43,7 @@ def prepare(data_dir: Path, rows: int) -> tuple[Path, Path]:
 def run(data_dir: Path, rows: int, repeat: int) -> dict[str, Any]:
     """Cache both sides, then time the drift statistics ``repeat`` times."""
     monitor = importlib.import_module(f"{PACKAGE}.monitoring.monitor")
-    spark_mod = importlib.import_module(f"{PACKAGE}.runner.spark")
+    spark_mod = importlib.import_module(f"{PACKAGE}_local.spark")
     columns = list(monitor.MONITORED_COLUMNS)
     reference, current = prepare(data_dir, rows)
     with PeakRss() as memory:

@@ -88,6 +88,7 @@ BASE_FILES: tuple[str, ...] = (
     "tests/bundles.py",
     "tests/conftest.py",
     "tests/test_cli_demo.py",
+    "tests/test_cli_errors.py",
     "tests/test_contract.py",
     "tests/test_deployment.py",
     "tests/test_end_to_end.py",

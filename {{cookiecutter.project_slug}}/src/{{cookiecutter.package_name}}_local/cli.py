@@ -13,15 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from .platform import (
-    find_project_root,
-    generate_sample,
-    local_source_path,
-    state_dir,
-    write_local_source,
-)
+from .quiet import quiet_libraries, start_warmup
 from .runner import RunnerError, load_bundle, run_job
 from .runner.results import RunResult
+from .state import find_project_root, local_source_path, state_dir
 
 
 class UsageError(RunnerError):
@@ -97,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     root = (args.project_dir or find_project_root()).resolve()
     # Notebooks build their own LocalPlatform: make them use this project's state.
     os.environ["LOCAL_STATE_DIR"] = str(state_dir(root))
+    quiet_libraries()
+    if args.command in ("run", "rollback", "demo"):
+        start_warmup()
     try:
         variables = _pairs(args.var, "var")
         if args.command == "jobs":
@@ -151,6 +149,7 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     if not source:
         raise UsageError("the bundle has no input_table variable")
     from . import sample
+    from .platform import generate_sample, write_local_source
 
     start = args.start or (sample.DRIFT_START if args.drift else sample.DEFAULT_START)
     end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 from . import sample
-from .platform import LocalPlatform, generate_sample, reset_state, state_dir, write_local_source
+from .platform import LocalPlatform, generate_sample, write_local_source
 from .runner.bundle import Bundle, load_bundle
 from .runner.engine import JobRunner
 from .runner.errors import RunnerError
 from .runner.results import RunResult
+from .state import reset_state, state_dir
 from .summary import print_summary
 
 TRAIN_WINDOW = ("2016-01-01", "2016-02-14")

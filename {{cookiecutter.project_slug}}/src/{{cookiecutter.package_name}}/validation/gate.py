@@ -45,6 +45,19 @@ class CheckResult:
     detail: str
 
 
+def evaluation_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R2 under the names of MLflow's regressor evaluation."""
+    actual = np.asarray(actual, dtype=float)
+    predicted = np.asarray(predicted, dtype=float).reshape(-1)
+    errors = predicted - actual
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    return {
+        RMSE: float(np.sqrt(np.mean(errors**2))),
+        MAE: float(np.mean(np.abs(errors))),
+        R2: 1.0 - float(np.sum(errors**2)) / total if total > 0 else float("nan"),
+    }
+
+
 def parse_mode(mode: str) -> str:
     """``enforce`` (default for an empty string) or ``report``."""
     value = (mode or ENFORCE).strip().lower()
