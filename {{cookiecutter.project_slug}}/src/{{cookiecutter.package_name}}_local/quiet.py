@@ -10,12 +10,30 @@ import threading
 CHATTY_LOGGERS = ("mlflow", "py4j", "alembic", "urllib3")
 
 
+# Warnings about choices this project makes on purpose (explained where they are made).
+EXPECTED_WARNINGS = (
+    "Saving scikit-learn models in the pickle or cloudpickle format",  # platform.log_model
+    'with `env_manager="local"` does not recreate the same environment',  # score_batch
+)
+
+
+class _ExpectedWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in EXPECTED_WARNINGS)
+
+
 def quiet_libraries() -> None:
-    """Raise chatty library loggers to WARNING and turn off MLflow's progress bars."""
+    """Raise chatty library loggers to WARNING, drop warnings about deliberate choices and turn
+    off MLflow's progress bars."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("mlflow.sklearn", "mlflow.pyfunc"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ExpectedWarnings) for f in logger.filters):
+            logger.addFilter(_ExpectedWarnings())
 
 
 def start_warmup() -> threading.Thread:
