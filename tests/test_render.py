@@ -95,6 +95,7 @@ BASE_FILES: tuple[str, ...] = (
     "tests/test_features.py",
     "tests/test_gate.py",
     "tests/test_model.py",
+    "tests/test_notebook_parameters.py",
     "tests/test_platform_databricks.py",
     "tests/test_platform_local.py",
     "tests/test_point_in_time.py",
