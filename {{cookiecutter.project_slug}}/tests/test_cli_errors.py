@@ -62,3 +62,12 @@ if "feature_refresh_job" in JOBS:
         assert fresh("run", "training_job") == 2
         line = one_error_line(capsys)
         assert "pickup_features does not exist yet: run feature_refresh_job first" in line
+
+
+if "monitoring_job" in JOBS:
+
+    def test_monitoring_before_any_champion_is_skipped_not_failed(fresh, capsys):
+        assert fresh("run", "monitoring_job") == 0
+        out = capsys.readouterr().out
+        assert "has no champion yet: nothing to monitor" in out
+        assert "retrain: excluded" in out

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .quiet import quiet_libraries, start_warmup
+from .quiet import limit_native_threads, quiet_libraries, start_warmup
 from .runner import RunnerError, load_bundle, run_job
 from .runner.results import RunResult
 from .state import find_project_root, local_source_path, state_dir
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     root = (args.project_dir or find_project_root()).resolve()
     # Notebooks build their own LocalPlatform: make them use this project's state.
     os.environ["LOCAL_STATE_DIR"] = str(state_dir(root))
+    limit_native_threads()
     quiet_libraries()
     if args.command in ("run", "rollback", "demo"):
         start_warmup()

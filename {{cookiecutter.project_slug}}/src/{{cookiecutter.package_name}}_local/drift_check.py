@@ -73,9 +73,13 @@ def scenario(
     current = frame[frame[PICKUP_TS] >= pd.Timestamp(WINDOW[0])].copy()
     heldout = heldout.assign(**{PREDICTION: model.predict(heldout[FEATURE_COLUMNS])})
     current[PREDICTION] = model.predict(current[FEATURE_COLUMNS])
-    baseline = comparable_baseline(spark.createDataFrame(heldout), WINDOW_DAYS)
+    baseline, baseline_rows = comparable_baseline(spark.createDataFrame(heldout), WINDOW_DAYS)
     counts = bin_counts(
-        baseline, spark.createDataFrame(current), MONITORED_COLUMNS, CATEGORICAL_FEATURES
+        baseline,
+        spark.createDataFrame(current),
+        MONITORED_COLUMNS,
+        CATEGORICAL_FEATURES,
+        baseline_rows,
     )
     return drift_rows(counts, Thresholds())
 

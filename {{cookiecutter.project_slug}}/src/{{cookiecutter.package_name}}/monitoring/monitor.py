@@ -103,6 +103,13 @@ class BinCounts:
     current_missing: float = 0.0
     categorical: bool = False
 
+    def rows(self) -> tuple[int, int]:
+        """(current, baseline) row counts, missing values included."""
+        return (
+            int(self.current.sum() + self.current_missing),
+            int(self.baseline.sum() + self.baseline_missing),
+        )
+
 
 @dataclass
 class MonitorResult:
@@ -121,15 +128,18 @@ class MonitorResult:
     note: str = ""
 
 
-def baseline_values(baseline: DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+def baseline_values(
+    baseline: DataFrame, columns: Sequence[str], total: int | None = None
+) -> dict[str, np.ndarray]:
     """The non-missing values of each column in a seeded sample of the baseline.
 
     At most about ``QUANTILE_SAMPLE_ROWS`` rows reach the driver; their rank error (about 0.1%,
     one standard error) is what ``approxQuantile`` would be given, and this is several times
     faster than ``approxQuantile`` over many columns. The values only place the bins: the counts
-    in them are exact over all rows.
+    in them are exact over all rows. ``total`` (the baseline's row count, or an upper bound)
+    saves counting it again.
     """
-    total = baseline.count()
+    total = baseline.count() if total is None else total
     sample = (
         baseline.sample(fraction=QUANTILE_SAMPLE_ROWS / total, seed=0)
         if total > QUANTILE_SAMPLE_ROWS
@@ -148,6 +158,7 @@ def bin_counts(
     current: DataFrame,
     columns: Sequence[str],
     categorical: Sequence[str] = (),
+    baseline_rows: int | None = None,
 ) -> dict[str, BinCounts]:
     """Counts of every column over bins of the baseline, for both frames in one pass.
 
@@ -155,7 +166,7 @@ def bin_counts(
     one bin per value seen in the baseline.
     """
     probabilities = [i / KS_BINS for i in range(1, KS_BINS)]
-    values = baseline_values(baseline, columns)
+    values = baseline_values(baseline, columns, baseline_rows)
     splits: dict[str, list[float]] = {}
     psi_splits: dict[str, list[float]] = {}
     for column in columns:
@@ -235,24 +246,26 @@ def drift_rows(counts: dict[str, BinCounts], thresholds: Thresholds) -> list[Dri
     return rows
 
 
-def _rmse(df: DataFrame) -> tuple[float | None, int]:
-    labelled = df.where(F.col(LABEL).isNotNull() & F.col(PREDICTION).isNotNull())
-    stats = labelled.agg(
-        F.sqrt(F.avg(F.pow(F.col(LABEL) - F.col(PREDICTION), 2))).alias("rmse"),
-        F.count(F.lit(1)).alias("n"),
-    ).first()
-    return (float(stats["rmse"]) if stats["rmse"] is not None else None), int(stats["n"])
-
-
 def performance_rows(
     baseline: DataFrame, current: DataFrame, thresholds: Thresholds
 ) -> list[DriftRow]:
-    """RMSE on labelled rows of both sets and its relative increase (the breach rule)."""
-    base_rmse, _ = _rmse(baseline)
-    cur_rmse, labelled = _rmse(current)
+    """RMSE on labelled rows of both sets (one pass) and its relative increase (the breach)."""
+    squared = F.pow(F.col(LABEL) - F.col(PREDICTION), 2)
+    both = baseline.select(F.lit("baseline").alias("side"), squared.alias("e2")).unionByName(
+        current.select(F.lit("current").alias("side"), squared.alias("e2"))
+    )
+    stats = {
+        row["side"]: row
+        for row in both.where(F.col("e2").isNotNull())
+        .groupBy("side")
+        .agg(F.sqrt(F.avg("e2")).alias("rmse"), F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    labelled = int(stats["current"]["n"]) if "current" in stats else 0
     rows = [DriftRow(LABEL, "labelled_rows", float(labelled))]
-    if base_rmse is None or cur_rmse is None or labelled < MIN_ROWS:
+    if "baseline" not in stats or labelled < MIN_ROWS:
         return rows
+    base_rmse, cur_rmse = float(stats["baseline"]["rmse"]), float(stats["current"]["rmse"])
     increase = relative_increase(cur_rmse, base_rmse)
     return [
         *rows,
@@ -339,21 +352,26 @@ def _log_to_mlflow(
         return run.info.run_id
 
 
-def comparable_baseline(baseline: DataFrame, window_days: int) -> DataFrame:
+def comparable_baseline(baseline: DataFrame, window_days: int) -> tuple[DataFrame, int]:
     """The latest whole multiple of the window in the baseline (by pickup time).
 
     The held-out rows of a training run span however many days they span; the window compared
     with them spans ``window_days``. Trimming the baseline to a whole number of windows (whole
     weeks for the default 7 days) gives both sides the same mix of weekdays: a 10-day baseline
-    has three weekdays twice, its last 7 days have each once.
+    has three weekdays twice, its last 7 days have each once. Returns the trimmed rows and the
+    row count before trimming (an upper bound of theirs).
     """
     pickup = F.col(PICKUP_TS).cast("long")
-    bounds = baseline.agg(F.min(pickup).alias("first"), F.max(pickup).alias("last")).first()
+    bounds = baseline.agg(
+        F.min(pickup).alias("first"), F.max(pickup).alias("last"), F.count(F.lit(1)).alias("n")
+    ).first()
     if bounds["last"] is None:
-        return baseline
+        return baseline, 0
     window = window_days * 86_400
     windows = (int(bounds["last"]) - int(bounds["first"])) // window
-    return baseline.where(pickup > int(bounds["last"]) - windows * window) if windows else baseline
+    if not windows:
+        return baseline, int(bounds["n"])
+    return baseline.where(pickup > int(bounds["last"]) - windows * window), int(bounds["n"])
 
 
 def champion_since(platform: Platform, model_name: str, version: str) -> datetime | None:
@@ -426,19 +444,14 @@ def monitor(
     covered_days = (int(end_epoch) - int(first_epoch)) / 86_400
     current = platform.cache(scored.where(pickup > start_epoch))
     training_run = client.get_model_version(model_name, version).run_id
-    baseline = platform.cache(
-        comparable_baseline(
-            platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE)).where(
-                F.col("run_id") == training_run
-            ),
-            window_days,
-        )
+    trimmed, baseline_rows = comparable_baseline(
+        platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE)).where(
+            F.col("run_id") == training_run
+        ),
+        window_days,
     )
-    n_current, n_baseline = current.count(), baseline.count()
-    rows = [
-        DriftRow("all", "rows_current", float(n_current)),
-        DriftRow("all", "rows_baseline", float(n_baseline)),
-    ]
+    baseline = platform.cache(trimmed)
+    rows: list[DriftRow] = []
     run_id = None
     note = ""
     if covered_days < window_days - 1:
@@ -447,16 +460,26 @@ def monitor(
             f"not enough rows since {since_text}: they cover {covered_days:.1f} of the "
             f"{window_days} days of the window"
         )
-    elif n_current < MIN_ROWS or n_baseline < MIN_ROWS:
-        note = (
-            f"not enough rows since {since_text}: {n_current} scored in the window "
-            f"({MIN_ROWS} needed), baseline {n_baseline}"
-        )
+    elif baseline_rows < MIN_ROWS:
+        note = f"the training run {training_run} left {baseline_rows} baseline rows"
     else:
-        counts = bin_counts(baseline, current, MONITORED_COLUMNS, CATEGORICAL_FEATURES)
-        rows += drift_rows(counts, thresholds)
-        rows += performance_rows(baseline, current, thresholds)
-        run_id = _log_to_mlflow(platform, model_name, version, rows, drift_figure(counts))
+        counts = bin_counts(
+            baseline, current, MONITORED_COLUMNS, CATEGORICAL_FEATURES, baseline_rows
+        )
+        n_current, n_baseline = counts[PREDICTION].rows()
+        rows = [
+            DriftRow("all", "rows_current", float(n_current)),
+            DriftRow("all", "rows_baseline", float(n_baseline)),
+        ]
+        if n_current < MIN_ROWS or n_baseline < MIN_ROWS:
+            note = (
+                f"not enough rows since {since_text}: {n_current} scored in the window "
+                f"({MIN_ROWS} needed), baseline {n_baseline}"
+            )
+        else:
+            rows += drift_rows(counts, thresholds)
+            rows += performance_rows(baseline, current, thresholds)
+            run_id = _log_to_mlflow(platform, model_name, version, rows, drift_figure(counts))
     if note:
         log.warning(note)
     platform.uncache(current)
