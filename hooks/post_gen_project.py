@@ -1,9 +1,10 @@
 """Remove the parts of the generated project that belong to options that were not selected.
 
-Cookiecutter renders this file with Jinja and runs it inside the generated project. The one
-table below, OPTION_PATHS, documents which files belong to which option. A listed path that does
-not exist is a template bug (a renamed or moved file): the hook fails, and cookiecutter deletes
-the half-finished project rather than handing out a project with a leftover.
+Cookiecutter renders this file with Jinja and runs it inside the generated project. Two tables
+document which files belong to which option: OPTION_PATHS for yes/no options, CHOICE_PATHS for
+options with several values (the files of every value but the chosen one are removed). A listed
+path that does not exist is a template bug (a renamed or moved file): the hook fails, and
+cookiecutter deletes the half-finished project rather than handing out a project with a leftover.
 
 Folders left empty by a removal are removed too. Whatever still refers to a removed file
 (the bundle's `include`, workflow steps, README) is switched by Jinja conditions in the file
@@ -39,6 +40,16 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# choice option -> value -> paths that belong to that value only; the paths of every value that
+# was not chosen are removed.
+CHOICE_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
+    "cicd_platform": {
+        "github_actions": (".github",),
+        "azure_devops": (".azure-pipelines",),
+        "gitlab": (".gitlab-ci.yml",),
+    },
+}
+
 # Options whose default is a placeholder: (option, placeholder test, where the value is used).
 PLACEHOLDER_UUID = "00000000-0000-0000-0000-"
 PLACEHOLDERS: tuple[tuple[str, str, str], ...] = (
@@ -61,13 +72,18 @@ def remove_tool_caches(project: Path) -> None:
 
 
 def paths_to_remove(context: dict[str, str]) -> list[str]:
-    """Relative paths of everything that belongs to an unselected option."""
-    return [
-        path.replace("{package}", context["package_name"])
-        for option, paths in OPTION_PATHS.items()
-        if context[option] == "no"
+    """Relative paths of everything that belongs to an unselected option or choice."""
+    unselected = [
+        path for option, paths in OPTION_PATHS.items() if context[option] == "no" for path in paths
+    ]
+    unselected += [
+        path
+        for option, values in CHOICE_PATHS.items()
+        for value, paths in values.items()
+        if context[option] != value
         for path in paths
     ]
+    return [path.replace("{package}", context["package_name"]) for path in unselected]
 
 
 def remove(project: Path, relative_paths: list[str]) -> list[str]:
@@ -106,7 +122,7 @@ def main() -> int:
     if missing:
         print(
             "ERROR: hooks/post_gen_project.py lists paths the template does not generate "
-            f"(update OPTION_PATHS): {', '.join(missing)}",
+            f"(update OPTION_PATHS or CHOICE_PATHS): {', '.join(missing)}",
             file=sys.stderr,
         )
         return 1

@@ -134,11 +134,16 @@ def test_hook_choices_match_cookiecutter_json() -> None:
 
 
 def test_every_removal_path_exists_in_the_template() -> None:
-    """A stale OPTION_PATHS entry (renamed file) would make every such rendering fail."""
+    """A stale OPTION_PATHS or CHOICE_PATHS entry (renamed file) would make every such rendering
+    fail; every value of a choice option has its row."""
     template = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
     for option, paths in POST.OPTION_PATHS.items():
         assert option in COOKIECUTTER_JSON
         for path in paths:
+            assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
+    for option, values in POST.CHOICE_PATHS.items():
+        assert sorted(values) == sorted(COOKIECUTTER_JSON[option]), option
+        for path in (p for paths in values.values() for p in paths):
             assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
 
 
@@ -164,7 +169,12 @@ def test_stale_removal_table_fails_without_output(
     shutil.copy(TEMPLATE_DIR / "cookiecutter.json", template)
     option, option_paths = next(iter(POST.OPTION_PATHS.items()))
     gone = option_paths[0]
-    for path in {p for paths in POST.OPTION_PATHS.values() for p in paths} - {gone}:
+    choice_paths = {
+        p for values in POST.CHOICE_PATHS.values() for ps in values.values() for p in ps
+    }
+    for path in ({p for paths in POST.OPTION_PATHS.values() for p in paths} | choice_paths) - {
+        gone
+    }:
         target = project / path.replace("{package}", "{{cookiecutter.package_name}}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("")
@@ -173,7 +183,9 @@ def test_stale_removal_table_fails_without_output(
         cookiecutter(
             str(template), no_input=True, output_dir=str(output), extra_context={option: "no"}
         )
-    assert gone in capfd.readouterr().err
+    error = capfd.readouterr().err
+    assert gone in error
+    assert not any(path in error for path in choice_paths)
     assert not output.exists() or not any(output.iterdir())
 
 
