@@ -164,6 +164,8 @@ def expected_files(options: dict[str, str]) -> set[str]:
             files.update(paths)
     for option, values in CHOICE_FILES.items():
         files.update(values[options[option]])
+    if POST.template_commit(str(TEMPLATE_DIR)):  # the hook records a git checkout's commit
+        files.add(POST.CRUFT_FILE)
     return {path.replace("{package}", PACKAGE) for path in files}
 
 
