@@ -23,6 +23,7 @@ BASE_FILES: tuple[str, ...] = (
     "databricks.yml",
     "docs/architecture.md",
     "docs/ci-cd.md",
+    "docs/customize.md",
     "docs/local-vs-databricks.md",
     "notebooks/batch_inference.py",
     "notebooks/deploy.py",
@@ -294,3 +295,21 @@ def test_root_readme_is_current() -> None:
         (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{option}` |")]
         for value in values:
             assert value in row, (option, value)
+
+
+def test_customize_guide_names_every_seam(rendered: tuple[dict[str, str], Path]) -> None:
+    """Each file with a `# Customize:` seam is named in docs/customize.md (and a seam is there)."""
+    _, project = rendered
+    guide = (project / "docs" / "customize.md").read_text()
+    seams = [
+        path.relative_to(project).as_posix()
+        for path in generated_files(project)
+        if path.suffix in {".py", ".yml"} and "# Customize:" in path.read_text()
+    ]
+    assert len(seams) >= 8, seams
+    unnamed = [
+        path
+        for path in seams
+        if path not in guide and path.removeprefix(f"src/{PACKAGE}/") not in guide
+    ]
+    assert unnamed == []
