@@ -41,7 +41,7 @@ from typing import Any
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "cloud": ("azure", "aws", "gcp"),
-    "cicd_platform": ("github_actions",),
+    "cicd_platform": ("github_actions", "azure_devops", "gitlab"),
     "compute": ("serverless", "classic"),
     "include_feature_store": ("yes", "no"),
     "include_monitoring": ("yes", "no"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import load_hook
+from conftest import COMBINATIONS, TEMPLATE_DIR, all_combinations, choice_options, load_hook
 
 POST = load_hook("post_gen_project")
 
@@ -17,17 +17,13 @@ PACKAGE = "taxi_fare_regression"  # the default package name; {package} below
 
 # Files generated whatever the options ({package}: the package directory).
 BASE_FILES: tuple[str, ...] = (
-    ".github/actions/setup-databricks-cli/action.yml",
-    ".github/workflows/ci.yml",
-    ".github/workflows/deploy-prod.yml",
-    ".github/workflows/deploy-staging.yml",
-    ".github/zizmor.yml",
     ".gitignore",
     "README.md",
     "constraints.txt",
     "databricks.yml",
     "docs/architecture.md",
     "docs/ci-cd.md",
+    "docs/customize.md",
     "docs/local-vs-databricks.md",
     "notebooks/batch_inference.py",
     "notebooks/deploy.py",
@@ -127,6 +123,25 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_monitoring.py",
     ),
 }
+# Files generated only for one value of a choice option.
+CHOICE_FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "cicd_platform": {
+        "github_actions": (
+            ".github/actions/setup-databricks-cli/action.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/deploy-prod.yml",
+            ".github/workflows/deploy-staging.yml",
+            ".github/zizmor.yml",
+        ),
+        "azure_devops": (
+            ".azure-pipelines/ci.yml",
+            ".azure-pipelines/deploy-prod.yml",
+            ".azure-pipelines/deploy-staging.yml",
+            ".azure-pipelines/templates/setup-databricks-cli.yml",
+        ),
+        "gitlab": (".gitlab-ci.yml",),
+    },
+}
 # What must not be mentioned in the bundle or the workflows once an option is off.
 OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
     "include_feature_store": ("feature-refresh-job", "feature_refresh", "refresh_features"),
@@ -135,7 +150,8 @@ OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
 }
 
 # Output that looks like Jinja but is meant to be there: GitHub expressions, Databricks dynamic
-# value references, and shell ${#var}.
+# value references, and shell ${#var}. (Azure Pipelines' $(var) and GitLab's $VAR / ${VAR} have no
+# double braces and need no allowance.)
 ALLOWED_BRACES = re.compile(
     r"\$\{\{[^\n{}]*\}\}"
     r"|\{\{\s*(?:tasks\.[\w-]+\.values\.\w+|job\.parameters\.[\w-]+"
@@ -151,6 +167,10 @@ def expected_files(options: dict[str, str]) -> set[str]:
     for option, paths in OPTION_FILES.items():
         if options[option] == "yes":
             files.update(paths)
+    for option, values in CHOICE_FILES.items():
+        files.update(values[options[option]])
+    if POST.template_commit(str(TEMPLATE_DIR)):  # the hook records a git checkout's commit
+        files.add(POST.CRUFT_FILE)
     return {path.replace("{package}", PACKAGE) for path in files}
 
 
@@ -236,12 +256,64 @@ def test_python_is_ruff_formatted(rendered: tuple[dict[str, str], Path]) -> None
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def covered(files: set[str], paths: set[str]) -> set[str]:
+    """The files that are one of the paths or lie in a folder among them."""
+    return {f for f in files if any(f == p or f.startswith(f"{p}/") for p in paths)}
+
+
 @pytest.mark.parametrize("option", sorted(OPTION_FILES))
 def test_tables_agree_with_the_hook(option: str) -> None:
     """Every path the post-generation hook removes is an option file of this module."""
     removed = {path.replace("{package}", PACKAGE) for path in POST.OPTION_PATHS[option]}
     listed = {path.replace("{package}", PACKAGE) for path in OPTION_FILES[option]}
-    orphans = {
-        path for path in removed if not any(f == path or f.startswith(f"{path}/") for f in listed)
-    }
+    orphans = {path for path in removed if not covered(listed, {path})}
     assert orphans == set()
+
+
+@pytest.mark.parametrize("option", sorted(CHOICE_FILES))
+def test_choice_tables_agree_with_the_hook(option: str) -> None:
+    """For every value of a choice option, the hook's paths hold exactly that value's files: no
+    value's files survive another value's rendering, and no other file is removed with them."""
+    assert sorted(POST.CHOICE_PATHS[option]) == sorted(CHOICE_FILES[option])
+    every_file = set(BASE_FILES) | {f for files in OPTION_FILES.values() for f in files}
+    for value, files in CHOICE_FILES[option].items():
+        paths = set(POST.CHOICE_PATHS[option][value])
+        listed = set(files)
+        assert all(covered(listed, {path}) for path in paths), (value, paths)
+        assert covered(listed, paths) == listed, value
+        others = every_file | {
+            f for v, fs in CHOICE_FILES[option].items() if v != value for f in fs
+        }
+        assert covered(others, paths) == set(), value
+
+
+def test_root_readme_is_current() -> None:
+    """The template's README counts the renderings and combinations the tests use and names every
+    value of every choice option that is not a yes/no toggle."""
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    count = f"({len(COMBINATIONS)} renderings cover the {len(all_combinations())} combinations)"
+    assert count in readme
+    for option, values in choice_options().items():
+        if sorted(values) == ["no", "yes"]:
+            continue
+        (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{option}` |")]
+        for value in values:
+            assert value in row, (option, value)
+
+
+def test_customize_guide_names_every_seam(rendered: tuple[dict[str, str], Path]) -> None:
+    """Each file with a `# Customize:` seam is named in docs/customize.md (and a seam is there)."""
+    _, project = rendered
+    guide = (project / "docs" / "customize.md").read_text()
+    seams = [
+        path.relative_to(project).as_posix()
+        for path in generated_files(project)
+        if path.suffix in {".py", ".yml"} and "# Customize:" in path.read_text()
+    ]
+    assert len(seams) >= 8, seams
+    unnamed = [
+        path
+        for path in seams
+        if path not in guide and path.removeprefix(f"src/{PACKAGE}/") not in guide
+    ]
+    assert unnamed == []

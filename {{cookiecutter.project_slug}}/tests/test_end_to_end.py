@@ -47,6 +47,8 @@ SCORE = {"start_date": "2016-02-15", "end_date": "2016-02-29"}
 DRIFT = {"start_date": sample.DRIFT_START, "end_date": sample.DRIFT_END}
 # v1 is deliberately small, so that a model with the default hyperparameters beats it; a model
 # of two boosting rounds is worse than v1.
+# Customize: for another estimator, a weak but acceptable setting and a worse one
+# (docs/customize.md).
 WEAK = {"hyperparameters": json.dumps({"max_iter": 20})}
 WORSE = {"hyperparameters": json.dumps({"max_iter": 2})}
 REASON = "v2 misprices airport trips"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Raw trips
+# Raw trips.
+# Customize: your source's timestamps, keys and label (docs/customize.md).
 PICKUP_TS = "tpep_pickup_datetime"
 DROPOFF_TS = "tpep_dropoff_datetime"
 PICKUP_ZIP = "pickup_zip"
@@ -10,7 +11,8 @@ DROPOFF_ZIP = "dropoff_zip"
 LABEL = "fare_amount"
 KEY_COLUMNS = [PICKUP_ZIP, DROPOFF_ZIP, PICKUP_TS, DROPOFF_TS]
 
-# Model features: computed from the trip itself, then looked up per pickup and dropoff zip
+# Model features: computed from the trip itself, then looked up per pickup and dropoff zip.
+# Customize: FEATURE_COLUMNS is what training, scoring and monitoring use; drop a name to drop it.
 TRIP_FEATURES = ["trip_distance", "trip_duration_min", "pickup_hour", "pickup_weekday"]
 PICKUP_FEATURES = ["pickup_trip_count", "pickup_mean_fare", "pickup_mean_distance"]
 DROPOFF_FEATURES = ["dropoff_trip_count", "dropoff_mean_fare"]

@@ -30,6 +30,7 @@ class GateConfig:
     0.05 means more than 5 % lower. The bundle variable ``min_relative_improvement`` sets it.
     """
 
+    # Customize: the absolute limits every candidate must meet (in the label's units).
     max_rmse: float = 8.0
     max_mae: float = 5.0
     min_r2: float = 0.6
