@@ -37,6 +37,17 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_drift.py",
         "tests/test_monitoring.py",
     ),
+    "include_streaming": (
+        "resources/streaming-inference-job.yml",
+        "notebooks/streaming_inference.py",
+        "src/{package}/inference/streaming.py",
+    ),
+    "model_approval": (
+        "resources/approval-job.yml",
+        "notebooks/approve.py",
+        "src/{package}/deployment/approval.py",
+        "tests/test_approval.py",
+    ),
 }
 
 # Options whose default is a placeholder: (option, placeholder test, where the value is used).

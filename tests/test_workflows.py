@@ -38,6 +38,8 @@ ALWAYS_JOBS = {"training_job", "batch_inference_job", "rollback_job"}
 OPTIONAL_JOBS = {
     "feature_refresh_job": "include_feature_store",
     "monitoring_job": "include_monitoring",
+    "streaming_inference_job": "include_streaming",
+    "approval_job": "model_approval",
 }
 
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
@@ -384,7 +386,13 @@ def verbs_in_order(workflow: dict[str, Any], target: str) -> list[str]:
 
 def lifecycle_jobs(options: dict[str, str]) -> list[str]:
     """The jobs of the options, in the order the lifecycle runs them."""
-    order = ["feature_refresh_job", "training_job", "batch_inference_job", "monitoring_job"]
+    order = [
+        "feature_refresh_job",
+        "training_job",
+        "batch_inference_job",
+        "streaming_inference_job",
+        "monitoring_job",
+    ]
     return [job for job in order if job in expected_jobs(options)]
 
 
