@@ -49,6 +49,17 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
     ),
+    "include_streaming": (
+        "resources/streaming-inference-job.yml",
+        "notebooks/streaming_inference.py",
+        "src/{package}/inference/streaming.py",
+    ),
+    "model_approval": (
+        "resources/approval-job.yml",
+        "notebooks/approve.py",
+        "src/{package}/deployment/approval.py",
+        "tests/test_approval.py",
+    ),
 }
 
 # choice option -> value -> paths that belong to that value only; the paths of every value that

@@ -46,6 +46,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "include_feature_store": ("yes", "no"),
     "include_monitoring": ("yes", "no"),
     "include_serving": ("yes", "no"),
+    "include_streaming": ("yes", "no"),
+    "model_approval": ("yes", "no"),
 }
 
 # Workspace DNS zones per cloud, as in databricks.sdk.environments.ALL_ENVS.

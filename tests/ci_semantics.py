@@ -36,8 +36,16 @@ ALWAYS_JOBS = {"training_job", "batch_inference_job", "rollback_job"}
 OPTIONAL_JOBS = {
     "feature_refresh_job": "include_feature_store",
     "monitoring_job": "include_monitoring",
+    "streaming_inference_job": "include_streaming",
+    "approval_job": "model_approval",
 }
-LIFECYCLE_ORDER = ("feature_refresh_job", "training_job", "batch_inference_job", "monitoring_job")
+LIFECYCLE_ORDER = (
+    "feature_refresh_job",
+    "training_job",
+    "batch_inference_job",
+    "streaming_inference_job",
+    "monitoring_job",
+)
 
 DEPLOYING_VERBS = {"deploy", "destroy", "run"}
 # `databricks bundle` flags that take a value (as the next token), besides the target.

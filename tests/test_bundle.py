@@ -26,6 +26,11 @@ BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
 OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
     "include_feature_store": {"jobs": {"feature_refresh_job": ["refresh_features"]}},
     "include_monitoring": {"jobs": {"monitoring_job": ["monitor", "check_retrain", "retrain"]}},
+    "include_streaming": {
+        "jobs": {"streaming_inference_job": ["score_stream"]},
+        "volumes": {"checkpoints": []},
+    },
+    "model_approval": {"jobs": {"approval_job": ["decide", "check_approved", "deploy"]}},
 }
 # Every option on, with classic compute (the job_cluster variable exists only there).
 ALL_ON_CLASSIC = {**ALL_ON, "compute": "classic"}
@@ -243,6 +248,18 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         "databricks.yml",
         lambda d: d["targets"]["prod"]["permissions"].append({"level": "CAN_QUERY"}),
         "targets.prod.permissions[1]: needs a level",
+    ),
+    "bad-volume-type": (
+        "resources/ml-artifacts.yml",
+        set_in(["resources", "volumes", "checkpoints", "volume_type"], "MANAGD"),
+        "is not a valid VolumeType",
+    ),
+    "approval-deploys-a-version-no-task-decided": (
+        "resources/approval-job.yml",
+        lambda d: task(d, "approval_job", "deploy")["notebook_task"]["base_parameters"].update(
+            model_version="{" * 2 + "tasks.decid.values.model_version" + "}" * 2
+        ),
+        "reads task values of 'decid', not upstream",
     ),
     "include-matches-nothing": (
         "databricks.yml",

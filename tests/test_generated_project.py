@@ -11,16 +11,19 @@ from pathlib import Path
 from conftest import DEFAULT_COMBINATION, Renderings, render
 
 # The generated suites are the slow part of the template's tests: they run twice, for the
-# default options (serverless) and for the variant whose code differs most (classic compute, no
-# feature store, no monitoring, serving on), which is also customized as docs/customize.md says
-# (another estimator, one feature fewer): every job of both runs end to end through the local
-# runner.
+# default options (serverless, feature store, monitoring) and for the variant whose code differs
+# most (classic compute, inline features, no monitoring; serving, streaming and manual approval
+# on), which is also customized as docs/customize.md says (another estimator, one feature fewer):
+# every job of both runs end to end through the local runner. Without monitoring, the second
+# story trains a better model by hand, which then waits for approval.
 CUSTOMIZED = {
     **DEFAULT_COMBINATION,
     "compute": "classic",
     "include_feature_store": "no",
     "include_monitoring": "no",
     "include_serving": "yes",
+    "include_streaming": "yes",
+    "model_approval": "yes",
 }
 
 

@@ -79,8 +79,10 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/runner/errors.py",
     "src/{package}_local/runner/results.py",
     "src/{package}_local/sample.py",
+    "src/{package}_local/serve.py",
     "src/{package}_local/spark.py",
     "src/{package}_local/state.py",
+    "src/{package}_local/streaming.py",
     "src/{package}_local/summary.py",
     "tests/__init__.py",
     "tests/bundles.py",
@@ -97,6 +99,7 @@ BASE_FILES: tuple[str, ...] = (
     "tests/test_platform_databricks.py",
     "tests/test_platform_local.py",
     "tests/test_point_in_time.py",
+    "tests/registry.py",
     "tests/test_runner_bundle.py",
     "tests/test_runner_engine.py",
     "tests/test_runner_units.py",
@@ -124,6 +127,17 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
     ),
+    "include_streaming": (
+        "resources/streaming-inference-job.yml",
+        "notebooks/streaming_inference.py",
+        "src/{package}/inference/streaming.py",
+    ),
+    "model_approval": (
+        "resources/approval-job.yml",
+        "notebooks/approve.py",
+        "src/{package}/deployment/approval.py",
+        "tests/test_approval.py",
+    ),
 }
 # Files generated only for one value of a choice option.
 CHOICE_FILES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -149,6 +163,13 @@ OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
     "include_feature_store": ("feature-refresh-job", "feature_refresh", "refresh_features"),
     "include_monitoring": ("monitoring-job", "monitoring_job", "monitor.py", "retrain"),
     "include_serving": ("serving_endpoint_name", "serving_query_group"),
+    "include_streaming": (
+        "streaming-inference",
+        "streaming_inference",
+        "streaming_checkpoint",
+        "volumes",
+    ),
+    "model_approval": ("approval_job", "approval-job", "approve.py", "require_approval"),
 }
 
 # Output that looks like Jinja but is meant to be there: GitHub expressions, Databricks dynamic

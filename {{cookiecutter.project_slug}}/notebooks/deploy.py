@@ -1,14 +1,26 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Deploy
-# MAGIC Promotes the validated `challenger` (the version this job trained) to `champion` and keeps
-# MAGIC the replaced champion as `previous_champion`.{% if cookiecutter.include_serving == "yes" %} First points the serving endpoint at the new
-# MAGIC version (creating the endpoint on the first promotion) and waits until it is ready: if it
-# MAGIC does not become ready, the champion does not change.{% endif %}
+# MAGIC Promotes the validated `challenger` (`model_version`) to `champion` and keeps the replaced
+# MAGIC champion as `previous_champion`.
+{%- if cookiecutter.model_approval == "yes" %}
+# MAGIC With `require_approval=true` only a version that a person approved (approval_job) is
+# MAGIC promoted: an unapproved challenger is left waiting, the task says so and succeeds with the
+# MAGIC task value `promoted=false`.
+{%- endif %}
+{%- if cookiecutter.include_serving == "yes" %}
+# MAGIC First points the serving endpoint at the new version (creating the endpoint on the first
+# MAGIC promotion) and waits until it is ready: if it does not become ready, the champion does not
+# MAGIC change.
+{%- endif %}
 
 # COMMAND ----------
 
+{% if cookiecutter.model_approval == "yes" -%}
+from {{ cookiecutter.package_name }}.deployment.promote import parse_require_approval, promote
+{%- else -%}
 from {{ cookiecutter.package_name }}.deployment.promote import promote
+{%- endif %}
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
@@ -17,6 +29,9 @@ from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 platform = get_platform(spark, dbutils)
 model_name = platform.get_param("model_name")
 model_version = platform.get_param("model_version", "")
+{%- if cookiecutter.model_approval == "yes" %}
+require_approval = parse_require_approval(platform.get_param("require_approval"))
+{%- endif %}
 {%- if cookiecutter.include_serving == "yes" %}
 serving = ServingSpec(
     endpoint_name=platform.get_param("serving_endpoint_name"),
@@ -29,9 +44,23 @@ serving = ServingSpec(
 
 # COMMAND ----------
 
-change = promote(platform, model_name, model_version{% if cookiecutter.include_serving == "yes" %}, serving{% endif %})
-print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
+change = promote(
+    platform,
+    model_name,
+    model_version,
+{%- if cookiecutter.include_serving == "yes" %}
+    serving,
+{%- endif %}
+{%- if cookiecutter.model_approval == "yes" %}
+    require_approval=require_approval,
+{%- endif %}
+)
+if change.promoted:
+    print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
+else:
+    print(change.note)
 
 # COMMAND ----------
 
-platform.set_task_value("champion_version", change.champion_version)
+platform.set_task_value("champion_version", change.champion_version or "")
+platform.set_task_value("promoted", "true" if change.promoted else "false")

@@ -67,3 +67,12 @@ TAG_CHAMPION_SINCE = "champion_since"  # ISO time the version last became champi
 TAG_ROLLED_BACK = "rolled_back"
 TAG_ROLLBACK_REASON = "rollback_reason"
 TAG_ROLLBACK_BY = "rollback_by"
+
+# Model version tags of a person's decision (approval_job, when approval is required)
+TAG_APPROVAL = "approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+TAG_APPROVAL_BY = "approval_by"
+TAG_APPROVAL_REASON = "approval_reason"
+TAG_APPROVAL_AT = "approval_at"
+TAG_APPROVAL_RUN_ID = "approval_run_id"

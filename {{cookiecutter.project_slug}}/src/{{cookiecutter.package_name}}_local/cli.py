@@ -1,4 +1,5 @@
-"""Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``, ``demo``.
+"""Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
+``approve``, ``reject``, ``serve``, ``demo``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -73,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("rollback", help="run rollback_job (champion <- previous champion)")
     )
     rollback.add_argument("--reason", required=True, help="why (recorded on the model version)")
+    for verb, what in (("approve", "approve the waiting challenger (it becomes champion)"),
+                       ("reject", "reject a model version (it is never promoted)")):  # fmt: skip
+        decision = with_target(sub.add_parser(verb, help=f"run approval_job: {what}"))
+        decision.add_argument("version", help="the model version number")
+        decision.add_argument("--reason", required=True, help="why (recorded on the version)")
+    serve = with_target(
+        sub.add_parser("serve", help="serve @champion with MLflow's scoring server on loopback")
+    )
+    serve.add_argument("--port", type=_port, default=5000, help="port (default: 5000)")
     demo = with_target(
         sub.add_parser(
             "demo",
@@ -106,9 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(root, args.target, variables, reset=not args.keep_state)
+        if args.command == "serve":
+            return _serve(root, args, variables)
         if args.command == "rollback":
             job_key = "rollback_job"
             params = {"reason": args.reason, "requested_by": getpass.getuser()}
+        elif args.command in ("approve", "reject"):
+            job_key = _approval_job(root, args.target, variables)
+            params = {"version": args.version, "decision": args.command, "reason": args.reason}
         else:
             job_key = args.job_key
             params = _pairs(args.param, "param")
@@ -117,6 +132,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return _exit_code(job_key, result)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return port
+
+
+APPROVAL_JOB = "approval_job"
+
+
+def _approval_job(root: Path, target: str | None, variables: dict[str, str]) -> str:
+    if APPROVAL_JOB not in load_bundle(root, target, variables).job_keys:
+        raise UsageError(
+            f"this bundle has no {APPROVAL_JOB}: promotion needs no approval here (the project "
+            "was generated with model_approval=no)"
+        )
+    return APPROVAL_JOB
+
+
+def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
+    from .demo import deployed_names
+    from .serve import serve
+
+    prefix, model_name = deployed_names(load_bundle(root, args.target, variables))
+    return serve(state_dir(root), prefix, model_name, args.port)
 
 
 def _exit_code(job_key: str, result: RunResult) -> int:

@@ -22,17 +22,21 @@ import pyarrow as pa
 from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.platform.base import (
+    BatchFunction,
     FeatureLookupSpec,
     Platform,
     RegisteredVersion,
     ServingSpec,
+    StreamProgress,
     TrainingSetHandle,
     feature_table_keys,
 )
 
 from .delta_store import DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
+from .runner.bundle import current_user
 from .state import find_project_root, local_source_path, prepare_state, state_dir
+from .streaming import LocalDeltaStream
 
 __all__ = [
     "LocalPlatform",
@@ -40,6 +44,7 @@ __all__ = [
     "empty_mlflow_db",
     "find_project_root",
     "generate_sample",
+    "local_file_path",
     "local_source_path",
     "prepare_state",
     "state_dir",
@@ -134,16 +139,38 @@ class LocalPlatform(Platform):
     def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
         self.store.merge_at(self.store.path(name), df.toArrow(), list(keys))
 
+    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        self.store.insert_new_at(self.store.path(name), df.toArrow(), list(keys))
+
     def source_path(self, source: str) -> Path:
         """Where the raw input ``source`` (a table name or a path) lives locally."""
         return local_source_path(self.state, source)
 
-    def read_source(self, source: str) -> DataFrame:
+    def _existing_source(self, source: str) -> Path:
+        """The local folder of ``source``, filled with the seeded sample on first use."""
         target = self.source_path(source)
         if not self.store.exists_at(target):
             print(f"[local] no data for {source} yet: generating the seeded sample trips")
             self.write_source(source, generate_sample(), "overwrite")
-        return self._to_spark(self.store.read_at(target))
+        return target
+
+    def read_source(self, source: str) -> DataFrame:
+        return self._to_spark(self.store.read_at(self._existing_source(source)))
+
+    def file_path(self, path: str) -> Path:
+        """Where a workspace file path lives locally: ``/Volumes/<catalog>/<schema>/<volume>/..``
+        under ``<state>/volumes``, any other path under ``<state>/files``."""
+        return local_file_path(self.state, path)
+
+    def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
+        stream = LocalDeltaStream(self._existing_source(source), self.file_path(checkpoint))
+        batches = rows = 0
+        for batch in stream.pending():
+            process(self._to_spark(batch.rows), batch.batch_id)
+            stream.commit(batch.version, batch.batch_id)
+            batches += 1
+            rows += batch.rows.num_rows
+        return StreamProgress(batches, rows)
 
     def write_source(self, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
         """Write (or append) a pandas frame as the raw input ``source``; return its folder."""
@@ -273,6 +300,11 @@ class LocalPlatform(Platform):
             )
         mlflow.set_experiment(name)
 
+    def triggered_by(self, job_run_id: str) -> str:
+        """Locally, runs are started by the user of this machine (``DATABRICKS_USER`` or the
+        login name, as ``${workspace.current_user.userName}`` resolves)."""
+        return current_user()
+
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
         """No endpoint locally: record what it would serve in ``<state>/serving/<name>.json``."""
         target = self.state / "serving" / f"{spec.endpoint_name}.json"
@@ -282,6 +314,17 @@ class LocalPlatform(Platform):
             f"[local] serving endpoint {spec.endpoint_name!r} -> {spec.model_name} "
             f"v{spec.model_version} (recorded in {target})"
         )
+
+
+def local_file_path(state: Path, path: str) -> Path:
+    """The local folder standing in for a workspace file path (see LocalPlatform.file_path)."""
+    relative = re.sub(r"^(dbfs:)?/+", "", path.strip())
+    parts = Path(relative).parts
+    if not relative or ".." in parts:
+        raise ValueError(f"invalid path {path!r}: expected an absolute workspace path")
+    if parts[0] == "Volumes":
+        return state.joinpath("volumes", *parts[1:])
+    return state.joinpath("files", *parts)
 
 
 def write_local_source(state: Path, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
