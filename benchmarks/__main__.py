@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from benchmarks import (
     time_to_green,
 )
 from benchmarks.common import Context
+from benchmarks.summary import write_summary
 
 BENCHMARKS = (
     "template_suite",
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks in order; each writes benchmarks/results/<name>.json."""
     args = _parser().parse_args(argv)
+    load_at_start = os.getloadavg()
     repeat = args.repeat or (1 if args.quick else 3)
     ctx = Context(work=args.work_dir.resolve(), quick=args.quick, repeat=repeat)
     ctx.work.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"!!! {name} failed: {type(exc).__name__}: {exc}", flush=True)
             failed.append(name)
         print(f"=== {name}: {time.perf_counter() - started:.0f}s", flush=True)
+    write_summary(load_at_start)
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -47,10 +47,13 @@ def run(ctx: Context) -> dict[str, Any]:
                 task_seconds[f"{t['step']} {t['task']}"].append(t["seconds"])
     figures = {
         "runs": len(runs),
+        # each run is a fresh process (cold); the first is the headline, the median beside it
+        "demo_wall_seconds_first_run": runs[0]["wall_seconds"],
         "demo_wall_seconds": wall,
         "demo_wall_seconds_all_runs": [r["wall_seconds"] for r in runs],
-        "target_seconds": 60,
-        "target_met": wall <= 60,
+        "spark_jobs": runs[0].get("spark_jobs"),
+        "target_seconds": 30,
+        "target_met": runs[0]["wall_seconds"] <= 30,
         "shares": shares,
         "categories_seconds": per_category,
         "task_seconds": {k: median(v) for k, v in task_seconds.items()},

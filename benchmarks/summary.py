@@ -1,0 +1,109 @@
+"""The targets table of docs/benchmarks.md, written from benchmarks/results/*.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _row(target: str, measured: str, met: bool | None) -> str:
+    verdict = "not measured" if met is None else ("**met**" if met else "**missed**")
+    return f"| {target} | {measured} | {verdict} |"
+
+
+def _rows() -> list[str]:
+    rows = []
+    lifecycle = _load("lifecycle")
+    if lifecycle:
+        cold = lifecycle.get("demo_wall_seconds_first_run", lifecycle["demo_wall_seconds"])
+        median = lifecycle["demo_wall_seconds"]
+        rows.append(
+            _row(
+                "demo (whole lifecycle) <= 30 s",
+                f"{cold:.0f} s first run; median {median:.0f} s over {lifecycle['runs']} runs",
+                cold <= 30,
+            )
+        )
+    green = _load("time_to_green")
+    if green:
+        first = green["first_run"]["tests_seconds"]
+        rows.append(
+            _row(
+                "generated test suite <= 45 s after install",
+                f"{first:.0f} s first run; median {green['tests_seconds']:.0f} s",
+                first <= 45,
+            )
+        )
+    drift = _load("drift")
+    one_m = (drift or {}).get("sizes", {}).get("1000000", {})
+    if "speedup_vs_evidently" in one_m:
+        warm = one_m.get("warm_speedup_vs_evidently")
+        same = one_m["agreement"]["same_verdicts"]
+        rows.append(
+            _row(
+                "drift >= 10x evidently at 1M rows per side, cold, same verdicts",
+                f"{one_m['speedup_vs_evidently']}x cold"
+                + (f", {warm}x warm" if warm else "")
+                + ("; same verdicts" if same else "; verdicts differ"),
+                one_m["speedup_vs_evidently"] >= 10 and same,
+            )
+        )
+    scoring = _load("scoring")
+    if scoring and "1000000" in scoring["sizes"]:
+        ratio = scoring["sizes"]["1000000"]["ratio_to_predict"]
+        rows.append(
+            _row("scoring >= 0.8x in-process predict at 1M rows", f"{ratio}x", ratio >= 0.8)
+        )
+    if scoring and "growth_1m_to_10m" in scoring:
+        growth = scoring["growth_1m_to_10m"]
+        rows.append(_row("scoring 10M <= 10.5x of 1M", f"{growth}x", growth <= 10.5))
+    suite = _load("template_suite")
+    if suite and "full_suite_seconds" in suite:
+        seconds = suite["full_suite_seconds"]
+        rows.append(
+            _row("template CI (`scripts/test`) <= 5 min", f"{seconds:.0f} s", seconds <= 300)
+        )
+    calibration = _load("drift_calibration")
+    if calibration:
+        worst = max(
+            calibration["no_drift_maxima"].items(), key=lambda kv: kv[1]["max"] / kv[1]["threshold"]
+        )
+        rows.append(
+            _row(
+                "no drift: every statistic well under its threshold (20 seeds)",
+                f"worst {worst[0]} {worst[1]['max']} (threshold {worst[1]['threshold']})",
+                worst[1]["max"] < 0.5 * worst[1]["threshold"],
+            )
+        )
+    return rows
+
+
+def write_summary(load_at_start: tuple[float, float, float]) -> Path:
+    """``benchmarks/results/summary.md``: the targets table and the machine's load."""
+    machines = [r["machine"] for n in ("lifecycle", "drift", "scoring") if (r := _load(n))]
+    load_end = machines[-1]["load_average_at_end"] if machines else None
+    lines = [
+        "| target (2 cores) | measured | |",
+        "|---|---|---|",
+        *_rows(),
+        "",
+        f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load_at_start)}"
+        + (
+            f"; at the end of the last benchmark: {', '.join(map(str, load_end))}."
+            if load_end
+            else "."
+        ),
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n" + path.read_text())
+    return path
