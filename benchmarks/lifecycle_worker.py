@@ -164,6 +164,12 @@ def hot_functions(profile: cProfile.Profile, package_dir: Path, top: int = 25) -
     return [text for _, text in sorted(rows, reverse=True)[:top]]
 
 
+def _active_spark() -> Any:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
 def run(project: Path, profile: bool = False) -> dict[str, Any]:
     """Run the demo once, instrumented; return wall time, per-task times and overhead shares."""
     os.environ["LOCAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-demo-state-")
@@ -209,6 +215,8 @@ def run(project: Path, profile: bool = False) -> dict[str, Any]:
         "profiled": profile,
         "hot_functions": hot,
         "wall_seconds": round(wall, 3),
+        # every Spark job of the demo (none belongs to a job group)
+        "spark_jobs": len(_active_spark().sparkContext.statusTracker().getJobIdsForGroup(None)),
         "jobs_seconds": round(sum(r.duration for r in top_level), 3),
         "categories_seconds": {k: round(v, 3) for k, v in sorted(totals.items())},
         "computation_and_rest_seconds": round(wall - overhead, 3),
