@@ -32,10 +32,16 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     ),
     "include_monitoring": (
         "resources/monitoring-job.yml",
+        "resources/monitoring-dashboard.yml",
+        "resources/monitoring-alert.yml",
+        "resources/lakehouse-monitor.yml",
+        "dashboards",
+        "scripts/screenshot-report.sh",
         "notebooks/monitor.py",
         "src/{package}/monitoring",
         "tests/test_drift.py",
         "tests/test_monitoring.py",
+        "tests/test_dashboard.py",
     ),
 }
 

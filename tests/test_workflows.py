@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from bundle_checks import loader
 from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, TEMPLATE_DIR, Renderings, render
 
 BIN = Path(sys.executable).parent
@@ -46,7 +47,16 @@ VERSION_COMMENT = re.compile(r"^\s+#\s+v(?P<version>\d+(?:\.\d+)*)\s*$")
 ALLOWED_JOB_PERMISSIONS = {("contents", "read"), ("id-token", "write")}
 DEPLOYING_VERBS = {"deploy", "destroy", "run"}
 # `databricks bundle` flags that take a value (as the next token), besides the target.
-VALUE_FLAGS = {"--var", "-p", "--profile", "-o", "--output", "--params", "--python-params"}
+VALUE_FLAGS = {
+    "--var",
+    "-p",
+    "--profile",
+    "-o",
+    "--output",
+    "--params",
+    "--python-params",
+    "--select",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +389,17 @@ def workflow_on_push_to(
 
 
 def verbs_in_order(workflow: dict[str, Any], target: str) -> list[str]:
-    return [command.verb for command in bundle_commands(workflow) if command.target == target]
+    """The verbs of the target's bundle commands, in order; alternatives in one step (deploy
+    with or without the Lakehouse monitor) count once."""
+    verbs: list[str] = []
+    last_step: dict[str, Any] | None = None
+    for command in bundle_commands(workflow):
+        if command.target != target:
+            continue
+        if not (verbs and command.step is last_step and command.verb == verbs[-1]):
+            verbs.append(command.verb)
+        last_step = command.step
+    return verbs
 
 
 def lifecycle_jobs(options: dict[str, str]) -> list[str]:
@@ -414,6 +434,37 @@ def test_prod_workflow(workflows: dict[str, dict[str, Any]]) -> None:
             assert "prod" not in {
                 c.target for c in bundle_commands(other_workflow) if c.verb != "validate"
             }
+
+
+@pytest.mark.parametrize("target", ["staging", "prod"])
+def test_deploy_adds_the_lakehouse_monitor_once_its_table_exists(
+    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]], target: str
+) -> None:
+    """A monitor needs its table: while inference_log is missing, deploy every other resource."""
+    options, project = rendered
+    deploys = [
+        c
+        for workflow in workflows.values()
+        for c in bundle_commands(workflow)
+        if c.verb == "deploy" and c.target == target
+    ]
+    if options["include_monitoring"] == "no":
+        assert [c.flags for c in deploys] == [set()]
+        return
+    full, partial = deploys
+    assert full.step is partial.step and full.flags == set()
+    script = str(full.step["run"])
+    selected = re.search(rf"deploy -t {target} --select (\S+)", script)
+    assert selected, script
+    bundle = loader().load_bundle(project, target, {"warehouse_id": "x"}, keep_unresolved=True)
+    monitors = set(bundle.resources.get("quality_monitors") or {})
+    everything = {key for _kind, key, _body in bundle.iter_resources()}
+    assert monitors and set(selected[1].split(",")) == everything - monitors
+    catalog = bundle_targets(project)[target]["variables"]["catalog"]
+    schema = bundle.resources["schemas"]["project_schema"]["name"]
+    assert full.step["env"]["MONITORED_TABLE"] == f"{catalog}.{schema}.inference_log"
+    assert 'databricks tables exists "$MONITORED_TABLE"' in script
+    assert script.index("deploy -t") > script.index('if [ "$exists" = "true" ]')
 
 
 def test_pull_request_workflow(
@@ -647,8 +698,8 @@ def test_pull_request_target_fails(good_copy: Path) -> None:
 def test_undefined_target_fails(good_copy: Path) -> None:
     edit(
         staging_workflow(good_copy),
-        "run: databricks bundle deploy -t staging",
-        "run: databricks bundle deploy -t qa",
+        "  databricks bundle deploy -t staging\n",
+        "  databricks bundle deploy -t qa\n",
     )
     problems = bundle_problems(good_copy, DEFAULT_COMBINATION)
     assert any("'qa' not in databricks.yml" in problem for problem in problems), problems

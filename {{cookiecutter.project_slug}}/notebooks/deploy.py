@@ -2,12 +2,16 @@
 # MAGIC %md
 # MAGIC # Deploy
 # MAGIC Promotes the validated `challenger` (the version this job trained) to `champion` and keeps
-# MAGIC the replaced champion as `previous_champion`.{% if cookiecutter.include_serving == "yes" %} First points the serving endpoint at the new
-# MAGIC version (creating the endpoint on the first promotion) and waits until it is ready: if it
-# MAGIC does not become ready, the champion does not change.{% endif %}
+# MAGIC the replaced champion as `previous_champion`; the change is appended to `model_events`.
+{%- if cookiecutter.include_serving == "yes" %}
+# MAGIC First points the serving endpoint at the new version (creating the endpoint on the first
+# MAGIC promotion) and waits until it is ready: if it does not become ready, the champion does
+# MAGIC not change.
+{%- endif %}
 
 # COMMAND ----------
 
+from {{ cookiecutter.package_name }}.deployment.events import PROMOTED, record_alias_change
 from {{ cookiecutter.package_name }}.deployment.promote import promote
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
@@ -30,6 +34,9 @@ serving = ServingSpec(
 # COMMAND ----------
 
 change = promote(platform, model_name, model_version{% if cookiecutter.include_serving == "yes" %}, serving{% endif %})
+record_alias_change(
+    platform, model_name, change, event=PROMOTED, reason="passed the validation gate"
+)
 print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
 
 # COMMAND ----------

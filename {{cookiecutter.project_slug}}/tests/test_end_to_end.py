@@ -10,12 +10,15 @@ drift makes monitoring retrain (or a better model is trained) -> rollback to v1 
 judges v1 only on what it scored since the rollback.
 
 Steps of jobs this bundle does not have (feature store, monitoring) are left out, and so are
-the tests about them: which exist is read from the bundle itself.
+the tests about them: which exist is read from the bundle itself. With monitoring, the bundle's
+drift alert is evaluated after each monitoring run, and at the end the monitoring report renders
+the dashboard's queries over the tables the story wrote.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
     INFERENCE_LOG_TABLE,
+    MODEL_EVENTS_TABLE,
     PREVIOUS_CHAMPION,
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_REASON,
@@ -39,6 +43,13 @@ from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}_local import sample
 from {{ cookiecutter.package_name }}_local.demo import deployed_names
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
+from {{ cookiecutter.package_name }}_local.report import (
+    LocalViews,
+    dashboard_files,
+    dataset_sql,
+    evaluate_alerts,
+    make_report,
+)
 from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunResult, load_bundle
 from {{ cookiecutter.package_name }}_local.runner.results import EXCLUDED, SUCCESS
 
@@ -50,7 +61,9 @@ DRIFT = {"start_date": sample.DRIFT_START, "end_date": sample.DRIFT_END}
 WEAK = {"hyperparameters": json.dumps({"max_iter": 20})}
 WORSE = {"hyperparameters": json.dumps({"max_iter": 2})}
 REASON = "v2 misprices airport trips"
-JOBS = set(load_bundle(Path(__file__).resolve().parents[1], "dev").job_keys)
+DEV = load_bundle(Path(__file__).resolve().parents[1], "dev")
+JOBS = set(DEV.job_keys)
+DASHBOARD = bool(DEV.resources.get("dashboards"))
 
 
 @dataclass
@@ -85,6 +98,12 @@ class Story:
 
     def has(self, job: str) -> bool:
         return job in self.jobs
+
+    def alerts(self) -> dict[str, str]:
+        """Each alert of the bundle, evaluated now over the local tables: key -> state."""
+        bundle = load_bundle(self.root, "dev")
+        results = evaluate_alerts(bundle, self.platform, self.prefix, out=lambda _: None)
+        return {result.key: result.state for result in results}
 
 
 def tell(story: Story) -> None:
@@ -132,6 +151,7 @@ def tell(story: Story) -> None:
             story.run("refresh drifted", "feature_refresh_job", DRIFT)
         story.run("score drifted", "batch_inference_job", DRIFT)
         story.run("monitor", "monitoring_job")
+        story.facts["alerts after drift"] = story.alerts()
     else:
         story.run("better model", "training_job", TRAIN)
     story.facts["champion after retrain"] = story.alias(CHAMPION)
@@ -141,6 +161,7 @@ def tell(story: Story) -> None:
     story.facts["champion after rollback"] = story.alias(CHAMPION)
     if monitoring:
         story.run("monitor after rollback", "monitoring_job")
+        story.facts["alerts after rollback"] = story.alerts()
 
 
 def _experiment(story: Story) -> str:
@@ -279,3 +300,52 @@ def test_rollback_restores_the_previous_champion_and_records_why(story):
     assert story.facts["champion after rollback"] == "1"
     tags = story.tags("1")
     assert tags[TAG_ROLLBACK_REASON] == REASON and TAG_CHAMPION_SINCE in tags
+
+
+def test_every_champion_change_is_in_model_events(story):
+    rows = (
+        story.platform.read_table(f"{story.prefix}.{MODEL_EVENTS_TABLE}")
+        .orderBy("event_time")
+        .collect()
+    )
+    assert [(r.event, r.model_version) for r in rows] == [
+        ("promoted", "1"),
+        ("promoted", story.facts["champion after retrain"]),
+        ("rolled_back", "1"),
+    ]
+    assert rows[1].previous_version == "1" and rows[2].previous_version == rows[1].model_version
+    assert (rows[2].actor, rows[2].reason) == ("tests", REASON)
+
+
+if DASHBOARD:
+
+    @pytest.fixture(scope="module")
+    def report(story, tmp_path_factory):
+        path = tmp_path_factory.mktemp("report") / "monitoring.html"
+        bundle = load_bundle(story.root, "dev")
+        return make_report(bundle, story.spark, story.platform.state, path)
+
+    def test_every_dashboard_query_runs_on_the_local_tables_and_finds_rows(story):
+        """A renamed column or table fails here, as it would on the dashboard."""
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        datasets = json.loads(path.read_text())["datasets"]
+        with LocalViews(story.platform, story.prefix) as views:
+            rows = {d["name"]: len(views.query(dataset_sql(d))) for d in datasets}
+        assert all(count > 0 for count in rows.values()), rows
+
+    def test_the_report_has_data_in_every_panel(report):
+        path, built = report
+        page = path.read_text()
+        panels = re.findall(r'<section class="panel"[^>]*data-rows="(\d+)"', page)
+        assert len(panels) == len([p for p in built.panels if p.kind != "text"]) >= 8
+        assert all(int(rows) > 0 for rows in panels), [(p.name, p.rows) for p in built.panels]
+        assert 'class="error"' not in page and page.count("<svg") >= 5
+        assert "mlflow ui --backend-store-uri sqlite:///" in page
+        assert "Lakehouse Monitoring" in page and "Databricks-only" in page
+
+    def test_the_drift_alert_fires_on_the_breach_and_clears_after_the_rollback(story, report):
+        assert set(story.facts["alerts after drift"].values()) == {"TRIGGERED"}
+        assert set(story.facts["alerts after rollback"].values()) == {"OK"}
+        assert "TRIGGERED" not in {a.state for a in report[1].alerts}
+        recorded = (story.platform.state / "alerts.jsonl").read_text().splitlines()
+        assert len(recorded) >= 3 and '"TRIGGERED"' in recorded[0]

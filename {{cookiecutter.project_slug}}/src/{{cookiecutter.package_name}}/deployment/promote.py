@@ -31,10 +31,12 @@ class DeploymentError(ActionableError, RuntimeError):
 
 @dataclass(frozen=True)
 class AliasChange:
-    """Champion before and after a promotion or a rollback."""
+    """Champion before and after a promotion or a rollback (``changed`` is False when the
+    version already was the champion)."""
 
     champion_version: str
     replaced_version: str | None
+    changed: bool = True
 
 
 def _now() -> str:
@@ -80,7 +82,7 @@ def promote(
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
         _serve(platform, serving, model_name, target)
-        return AliasChange(target, None)
+        return AliasChange(target, None, changed=False)
     if target != challenger:
         raise DeploymentError(
             f"{model_name} v{target} is not the challenger (challenger is {challenger}): "

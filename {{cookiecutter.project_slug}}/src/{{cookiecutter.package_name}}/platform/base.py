@@ -112,6 +112,10 @@ class Platform(ABC):
     def read_source(self, source: str) -> DataFrame:
         """Read the raw input: a table ``catalog.schema.table`` or a Delta folder path."""
 
+    def current_user(self) -> str:
+        """The identity this code runs as (a job's run_as; locally the login name)."""
+        return str(self.spark.sql("SELECT current_user()").first()[0])
+
     def cache(self, df: DataFrame) -> DataFrame:
         """``df.cache()`` where the compute allows it (serverless compute does not: there the
         frame is returned as it is and recomputed when used again)."""
