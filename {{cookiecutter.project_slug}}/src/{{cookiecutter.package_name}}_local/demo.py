@@ -126,8 +126,10 @@ def _pointers(bundle: Bundle, runner: JobRunner, state: Path) -> None:
     """The alerts, the monitoring report (when the bundle has a dashboard) and the MLflow UI."""
     print("\n=== see it")
     if bundle.resources.get("dashboards"):
-        from .report import make_report
+        from .report import lakehouse_monitor_notes, make_report
 
         path, _ = make_report(bundle, runner.spark, state)
         print(f"monitoring report (the dashboard's queries over the local tables): {path}")
+        for note in lakehouse_monitor_notes(bundle):
+            print(note)
     print(f"MLflow runs and models: mlflow ui --backend-store-uri sqlite:///{state / 'mlflow.db'}")

@@ -95,7 +95,7 @@ class AlertResult:
     def line(self) -> str:
         shown = "" if self.value is None else f" value={self.value}"
         who = f"; on Databricks it notifies {', '.join(self.notify)}" if self.notify else ""
-        return f"alert {self.display_name!r}: {self.state}{shown} {self.detail}{who}".rstrip()
+        return f"{self.display_name!r}: {self.state}{shown} {self.detail}{who}".rstrip()
 
 
 @dataclass
@@ -353,7 +353,7 @@ def evaluate_alerts(
     log = platform.state / "alerts.jsonl"
     with log.open("a") as handle:
         for result in results:
-            out(("ALERT " if result.state == "TRIGGERED" else "") + result.line())
+            out(("ALERT " if result.state == "TRIGGERED" else "alert ") + result.line())
             record = {"evaluated_at": datetime.now(UTC).isoformat(), **result.__dict__}
             handle.write(json.dumps(record, default=str) + "\n")
     return results
