@@ -452,8 +452,9 @@ def _panel_html(panel: Panel) -> str:
     elif panel.svg:
         body = panel.svg
     else:
-        shown = panel.data.head(MAX_TABLE_ROWS) if panel.data is not None else None
-        body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+        shown = panel.data.head(MAX_TABLE_ROWS)
+        shown = shown.astype(object).where(shown.notna(), "")  # no "None" or "NaN" cells
+        body = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}")
         if panel.rows > MAX_TABLE_ROWS:
             body += f'<p class="more">{panel.rows - MAX_TABLE_ROWS} more rows</p>'
     return f"{head}{body}</section>"
