@@ -9,10 +9,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drift, lifecycle, scoring, template_suite, time_to_green
+from benchmarks import (
+    drift,
+    drift_calibration,
+    lifecycle,
+    scoring,
+    template_suite,
+    time_to_green,
+)
 from benchmarks.common import Context
 
-BENCHMARKS = ("template_suite", "time_to_green", "lifecycle", "scoring", "drift")
+BENCHMARKS = (
+    "template_suite",
+    "time_to_green",
+    "lifecycle",
+    "scoring",
+    "drift",
+    "drift_calibration",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "drift": lambda: drift.run(
             ctx, tuple(args.drift_sizes) if args.drift_sizes else None, args.evidently_max_rows
         ),
+        "drift_calibration": lambda: drift_calibration.run(ctx),
     }
     failed = []
     for name in args.only or list(BENCHMARKS):

@@ -77,6 +77,10 @@ def run(
             else:
                 entry["evidently"] = theirs
                 entry["speedup_vs_evidently"] = round(theirs["seconds"] / ours["seconds"], 2)
+                if ours.get("warm_seconds") and theirs.get("warm_seconds"):
+                    entry["warm_speedup_vs_evidently"] = round(
+                        theirs["warm_seconds"] / ours["warm_seconds"], 2
+                    )
                 entry["agreement"] = _agreement(ours["verdicts"], theirs["verdicts"])
         else:
             entry["evidently_skipped"] = f"more than {evidently_max_rows} rows"

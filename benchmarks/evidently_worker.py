@@ -72,7 +72,12 @@ def run(reference: Path, current: Path, columns: list[str], repeat: int) -> dict
         "rows_current": len(cur),
         "columns": columns,
         "load_seconds": round(load, 3),
-        "seconds": round(statistics.median(r["seconds"] for r in runs), 4),
+        # cold: the first report in this fresh process
+        "cold_seconds": round(runs[0]["seconds"], 4),
+        "warm_seconds": (
+            round(statistics.median(r["seconds"] for r in runs[1:]), 4) if len(runs) > 1 else None
+        ),
+        "seconds": round(runs[0]["seconds"], 4),
         "runs": len(runs),
         "rss_before_mib": round(max(r["rss_before_mib"] for r in runs)),
         "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),

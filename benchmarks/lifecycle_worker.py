@@ -73,9 +73,9 @@ def instrument(recorder: Recorder) -> None:
     import mlflow.pyfunc
     import mlflow.sklearn
 
-    engine = importlib.import_module(f"{PACKAGE}.runner.engine")
-    local = importlib.import_module(f"{PACKAGE}.platform.local")
-    sample = importlib.import_module(f"{PACKAGE}.data.sample")
+    engine = importlib.import_module(f"{PACKAGE}_local.runner.engine")
+    local = importlib.import_module(f"{PACKAGE}_local.platform")
+    sample = importlib.import_module(f"{PACKAGE}_local.sample")
 
     recorder.patch(engine, "get_spark", "spark_startup")
     recorder.patch(local, "configure_local_mlflow", "mlflow_store_init")
@@ -169,8 +169,8 @@ def run(project: Path, profile: bool = False) -> dict[str, Any]:
     os.environ["LOCAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-demo-state-")
     recorder = Recorder()
     instrument(recorder)
-    engine = importlib.import_module(f"{PACKAGE}.runner.engine")
-    demo = importlib.import_module(f"{PACKAGE}.runner.demo")
+    engine = importlib.import_module(f"{PACKAGE}_local.runner.engine")
+    demo = importlib.import_module(f"{PACKAGE}_local.demo")
     top_level: list[Any] = []
     run_job = engine.JobRunner.run
 

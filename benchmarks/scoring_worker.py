@@ -76,8 +76,8 @@ def run(project: Path, sizes: list[int], repeat: int, data_dir: Path) -> dict[st
     import mlflow
 
     names = importlib.import_module(f"{PACKAGE}.names")
-    spark_mod = importlib.import_module(f"{PACKAGE}.runner.spark")
-    local = importlib.import_module(f"{PACKAGE}.platform.local")
+    spark_mod = importlib.import_module(f"{PACKAGE}_local.spark")
+    local = importlib.import_module(f"{PACKAGE}_local.platform")
     columns = list(names.FEATURE_COLUMNS)
 
     spark = spark_mod.get_spark()

@@ -41,11 +41,13 @@ from typing import Any
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "cloud": ("azure", "aws", "gcp"),
-    "cicd_platform": ("github_actions",),
+    "cicd_platform": ("github_actions", "azure_devops", "gitlab"),
     "compute": ("serverless", "classic"),
     "include_feature_store": ("yes", "no"),
     "include_monitoring": ("yes", "no"),
     "include_serving": ("yes", "no"),
+    "include_streaming": ("yes", "no"),
+    "model_approval": ("yes", "no"),
 }
 
 # Workspace DNS zones per cloud, as in databricks.sdk.environments.ALL_ENVS.

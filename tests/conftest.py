@@ -72,6 +72,13 @@ DEFAULT_COMBINATION = {key: values[0] for key, values in choice_options().items(
 ALL_ON = COMBINATIONS[1] if len(COMBINATIONS) > 1 else COMBINATIONS[0]
 
 
+def combinations_where(option: str, value: str) -> list[dict[str, str]]:
+    """The tested combinations in which `option` has `value` (the pairwise cover has some)."""
+    chosen = [combo for combo in COMBINATIONS if combo[option] == value]
+    assert chosen, f"no tested combination has {option}={value}"
+    return chosen
+
+
 def render(output_dir: Path, **extra_context: str) -> Path:
     """Render the template without prompts and return the generated project directory."""
     project = cookiecutter(

@@ -31,6 +31,11 @@ OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
         "dashboards": {"monitoring_dashboard": []},
         "alerts": {"drift_alert": []},
     },
+    "include_streaming": {
+        "jobs": {"streaming_inference_job": ["score_stream"]},
+        "volumes": {"checkpoints": []},
+    },
+    "model_approval": {"jobs": {"approval_job": ["decide", "check_approved", "deploy"]}},
 }
 # Resources that only some targets define (target -> kind -> keys), per option.
 OPTION_TARGET_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
@@ -321,6 +326,18 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
             "inference_log"
         ].update(problem_type="REGRESSION"),
         "is not a valid MonitorInferenceLogProblemType",
+    ),
+    "bad-volume-type": (
+        "resources/ml-artifacts.yml",
+        set_in(["resources", "volumes", "checkpoints", "volume_type"], "MANAGD"),
+        "is not a valid VolumeType",
+    ),
+    "approval-deploys-a-version-no-task-decided": (
+        "resources/approval-job.yml",
+        lambda d: task(d, "approval_job", "deploy")["notebook_task"]["base_parameters"].update(
+            model_version="{" * 2 + "tasks.decid.values.model_version" + "}" * 2
+        ),
+        "reads task values of 'decid', not upstream",
     ),
     "include-matches-nothing": (
         "databricks.yml",

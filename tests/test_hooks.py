@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -134,11 +136,16 @@ def test_hook_choices_match_cookiecutter_json() -> None:
 
 
 def test_every_removal_path_exists_in_the_template() -> None:
-    """A stale OPTION_PATHS entry (renamed file) would make every such rendering fail."""
+    """A stale OPTION_PATHS or CHOICE_PATHS entry (renamed file) would make every such rendering
+    fail; every value of a choice option has its row."""
     template = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
     for option, paths in POST.OPTION_PATHS.items():
         assert option in COOKIECUTTER_JSON
         for path in paths:
+            assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
+    for option, values in POST.CHOICE_PATHS.items():
+        assert sorted(values) == sorted(COOKIECUTTER_JSON[option]), option
+        for path in (p for paths in values.values() for p in paths):
             assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
 
 
@@ -164,7 +171,12 @@ def test_stale_removal_table_fails_without_output(
     shutil.copy(TEMPLATE_DIR / "cookiecutter.json", template)
     option, option_paths = next(iter(POST.OPTION_PATHS.items()))
     gone = option_paths[0]
-    for path in {p for paths in POST.OPTION_PATHS.values() for p in paths} - {gone}:
+    choice_paths = {
+        p for values in POST.CHOICE_PATHS.values() for ps in values.values() for p in ps
+    }
+    for path in ({p for paths in POST.OPTION_PATHS.values() for p in paths} | choice_paths) - {
+        gone
+    }:
         target = project / path.replace("{package}", "{{cookiecutter.package_name}}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("")
@@ -173,8 +185,31 @@ def test_stale_removal_table_fails_without_output(
         cookiecutter(
             str(template), no_input=True, output_dir=str(output), extra_context={option: "no"}
         )
-    assert gone in capfd.readouterr().err
+    error = capfd.readouterr().err
+    assert gone in error
+    assert not any(path in error for path in choice_paths)
     assert not output.exists() or not any(output.iterdir())
+
+
+def test_post_hook_records_a_git_template_for_cruft(tmp_path: Path) -> None:
+    """A plain cookiecutter run from a git checkout leaves .cruft.json with the template, its
+    commit and the answers; a relative path or a non-git folder leaves none and says how to link;
+    under cruft (whose context has _commit) the hook writes nothing."""
+    context = default_context() | {"_template": str(TEMPLATE_DIR), "_repo_dir": str(TEMPLATE_DIR)}
+    POST.record_template(tmp_path, context)
+    state = json.loads((tmp_path / ".cruft.json").read_text())
+    assert state["template"] == str(TEMPLATE_DIR)
+    assert re.fullmatch(r"[0-9a-f]{40}", state["commit"])
+    assert state["context"]["cookiecutter"]["project_slug"] == "taxi-fare-regression"
+    assert state["context"]["cookiecutter"]["_commit"] == state["commit"]
+    for template, repo_dir in ((".", "."), (str(tmp_path), str(tmp_path))):
+        assert POST.cruft_state(context | {"_template": template, "_repo_dir": repo_dir}) is None
+    (tmp_path / ".cruft.json").unlink()
+    POST.record_template(tmp_path, context | {"_commit": "abc"})
+    assert not (tmp_path / ".cruft.json").exists()
+    assert POST.template_source("gh:org/repo", "/x") == "https://github.com/org/repo.git"
+    assert POST.template_source("https://example.com/t.git", "/x") == "https://example.com/t.git"
+    assert POST.template_source("templates/t", "/abs/templates/t") == "/abs/templates/t"
 
 
 def default_context() -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import load_hook
+from conftest import COMBINATIONS, TEMPLATE_DIR, all_combinations, choice_options, load_hook
 
 POST = load_hook("post_gen_project")
 
@@ -17,17 +17,13 @@ PACKAGE = "taxi_fare_regression"  # the default package name; {package} below
 
 # Files generated whatever the options ({package}: the package directory).
 BASE_FILES: tuple[str, ...] = (
-    ".github/actions/setup-databricks-cli/action.yml",
-    ".github/workflows/ci.yml",
-    ".github/workflows/deploy-prod.yml",
-    ".github/workflows/deploy-staging.yml",
-    ".github/zizmor.yml",
     ".gitignore",
     "README.md",
     "constraints.txt",
     "databricks.yml",
     "docs/architecture.md",
     "docs/ci-cd.md",
+    "docs/customize.md",
     "docs/local-vs-databricks.md",
     "notebooks/batch_inference.py",
     "notebooks/deploy.py",
@@ -76,6 +72,7 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/demo.py",
     "src/{package}_local/feature_lookups.py",
     "src/{package}_local/platform.py",
+    "src/{package}_local/quiet.py",
     "src/{package}_local/report.py",
     "src/{package}_local/runner/__init__.py",
     "src/{package}_local/runner/bundle.py",
@@ -86,12 +83,16 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/runner/errors.py",
     "src/{package}_local/runner/results.py",
     "src/{package}_local/sample.py",
+    "src/{package}_local/serve.py",
     "src/{package}_local/spark.py",
+    "src/{package}_local/state.py",
+    "src/{package}_local/streaming.py",
     "src/{package}_local/summary.py",
     "tests/__init__.py",
     "tests/bundles.py",
     "tests/conftest.py",
     "tests/test_cli_demo.py",
+    "tests/test_cli_errors.py",
     "tests/test_contract.py",
     "tests/test_deployment.py",
     "tests/test_eda.py",
@@ -99,9 +100,11 @@ BASE_FILES: tuple[str, ...] = (
     "tests/test_features.py",
     "tests/test_gate.py",
     "tests/test_model.py",
+    "tests/test_notebook_parameters.py",
     "tests/test_platform_databricks.py",
     "tests/test_platform_local.py",
     "tests/test_point_in_time.py",
+    "tests/registry.py",
     "tests/test_runner_bundle.py",
     "tests/test_runner_engine.py",
     "tests/test_runner_units.py",
@@ -129,20 +132,60 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "src/{package}/monitoring/__init__.py",
         "src/{package}/monitoring/drift.py",
         "src/{package}/monitoring/monitor.py",
+        "src/{package}_local/drift_check.py",
         "tests/test_dashboard.py",
         "tests/test_drift.py",
+        "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
     ),
+    "include_streaming": (
+        "resources/streaming-inference-job.yml",
+        "notebooks/streaming_inference.py",
+        "src/{package}/inference/streaming.py",
+    ),
+    "model_approval": (
+        "resources/approval-job.yml",
+        "notebooks/approve.py",
+        "src/{package}/deployment/approval.py",
+        "tests/test_approval.py",
+    ),
+}
+# Files generated only for one value of a choice option.
+CHOICE_FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "cicd_platform": {
+        "github_actions": (
+            ".github/actions/setup-databricks-cli/action.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/deploy-prod.yml",
+            ".github/workflows/deploy-staging.yml",
+            ".github/zizmor.yml",
+        ),
+        "azure_devops": (
+            ".azure-pipelines/ci.yml",
+            ".azure-pipelines/deploy-prod.yml",
+            ".azure-pipelines/deploy-staging.yml",
+            ".azure-pipelines/templates/setup-databricks-cli.yml",
+        ),
+        "gitlab": (".gitlab-ci.yml",),
+    },
 }
 # What must not be mentioned in the bundle or the workflows once an option is off.
 OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
     "include_feature_store": ("feature-refresh-job", "feature_refresh", "refresh_features"),
     "include_monitoring": ("monitoring-job", "monitoring_job", "monitor.py", "retrain"),
     "include_serving": ("serving_endpoint_name", "serving_query_group"),
+    "include_streaming": (
+        "streaming-inference",
+        "streaming_inference",
+        "streaming_checkpoint",
+        "volumes",
+    ),
+    "model_approval": ("approval_job", "approval-job", "approve.py", "require_approval"),
 }
 
 # Output that looks like Jinja but is meant to be there: GitHub expressions, Databricks dynamic
-# value references, and shell ${#var}.
+# value references, and shell ${#var}. (Azure Pipelines' $(var) and GitLab's $VAR / ${VAR} have no
+# double braces and need no allowance.)
 ALLOWED_BRACES = re.compile(
     r"\$\{\{[^\n{}]*\}\}"
     r"|\{\{\s*(?:tasks\.[\w-]+\.values\.\w+|job\.parameters\.[\w-]+"
@@ -158,6 +201,10 @@ def expected_files(options: dict[str, str]) -> set[str]:
     for option, paths in OPTION_FILES.items():
         if options[option] == "yes":
             files.update(paths)
+    for option, values in CHOICE_FILES.items():
+        files.update(values[options[option]])
+    if POST.template_commit(str(TEMPLATE_DIR)):  # the hook records a git checkout's commit
+        files.add(POST.CRUFT_FILE)
     return {path.replace("{package}", PACKAGE) for path in files}
 
 
@@ -243,12 +290,64 @@ def test_python_is_ruff_formatted(rendered: tuple[dict[str, str], Path]) -> None
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def covered(files: set[str], paths: set[str]) -> set[str]:
+    """The files that are one of the paths or lie in a folder among them."""
+    return {f for f in files if any(f == p or f.startswith(f"{p}/") for p in paths)}
+
+
 @pytest.mark.parametrize("option", sorted(OPTION_FILES))
 def test_tables_agree_with_the_hook(option: str) -> None:
     """Every path the post-generation hook removes is an option file of this module."""
     removed = {path.replace("{package}", PACKAGE) for path in POST.OPTION_PATHS[option]}
     listed = {path.replace("{package}", PACKAGE) for path in OPTION_FILES[option]}
-    orphans = {
-        path for path in removed if not any(f == path or f.startswith(f"{path}/") for f in listed)
-    }
+    orphans = {path for path in removed if not covered(listed, {path})}
     assert orphans == set()
+
+
+@pytest.mark.parametrize("option", sorted(CHOICE_FILES))
+def test_choice_tables_agree_with_the_hook(option: str) -> None:
+    """For every value of a choice option, the hook's paths hold exactly that value's files: no
+    value's files survive another value's rendering, and no other file is removed with them."""
+    assert sorted(POST.CHOICE_PATHS[option]) == sorted(CHOICE_FILES[option])
+    every_file = set(BASE_FILES) | {f for files in OPTION_FILES.values() for f in files}
+    for value, files in CHOICE_FILES[option].items():
+        paths = set(POST.CHOICE_PATHS[option][value])
+        listed = set(files)
+        assert all(covered(listed, {path}) for path in paths), (value, paths)
+        assert covered(listed, paths) == listed, value
+        others = every_file | {
+            f for v, fs in CHOICE_FILES[option].items() if v != value for f in fs
+        }
+        assert covered(others, paths) == set(), value
+
+
+def test_root_readme_is_current() -> None:
+    """The template's README counts the renderings and combinations the tests use and names every
+    value of every choice option that is not a yes/no toggle."""
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    count = f"({len(COMBINATIONS)} renderings cover the {len(all_combinations())} combinations)"
+    assert count in readme
+    for option, values in choice_options().items():
+        if sorted(values) == ["no", "yes"]:
+            continue
+        (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{option}` |")]
+        for value in values:
+            assert value in row, (option, value)
+
+
+def test_customize_guide_names_every_seam(rendered: tuple[dict[str, str], Path]) -> None:
+    """Each file with a `# Customize:` seam is named in docs/customize.md (and a seam is there)."""
+    _, project = rendered
+    guide = (project / "docs" / "customize.md").read_text()
+    seams = [
+        path.relative_to(project).as_posix()
+        for path in generated_files(project)
+        if path.suffix in {".py", ".yml"} and "# Customize:" in path.read_text()
+    ]
+    assert len(seams) >= 8, seams
+    unnamed = [
+        path
+        for path in seams
+        if path not in guide and path.removeprefix(f"src/{PACKAGE}/") not in guide
+    ]
+    assert unnamed == []

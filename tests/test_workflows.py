@@ -1,67 +1,52 @@
-"""The GitHub Actions workflows: the generated project's, for every option combination, and the
-template repository's own.
+"""The GitHub Actions workflows: the generated project's, for every option combination with
+`cicd_platform=github_actions`, and the template repository's own.
 
-Four checks, each run once per rendering over all its workflow files:
+GitHub's own checks, each run once per rendering over all its workflow files:
 - schema: `check-jsonschema --builtin-schema vendor.github-workflows` (offline);
 - `actionlint`;
 - `zizmor --offline`, no findings at its default level;
-- semantics (this file): hardening rules, and every `databricks bundle` command names a target of
-  databricks.yml and, for `bundle run`, a job that the chosen options put in resources/.
-The last tests mutate a good rendering and show that each check fails on what it guards against.
+- hardening rules (pins, permissions, no expressions in scripts, no secrets) and the GitHub side of
+  the keyless login.
+The flows (targets, jobs, lifecycle order, serialised deploys, forks) are the checks every
+platform shares: tests/ci_semantics.py, run for every rendering by tests/test_ci_pipelines.py.
+The last tests mutate a good rendering and show that each GitHub check fails on what it guards
+against.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from bundle_checks import loader
-from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, TEMPLATE_DIR, Renderings, render
+from ci_platforms import GITHUB_WORKFLOWS as WORKFLOWS
+from ci_platforms import github_triggers as triggers
+from ci_platforms import tool
+from ci_semantics import lifecycle_jobs
+from conftest import (
+    COOKIECUTTER_JSON,
+    DEFAULT_COMBINATION,
+    TEMPLATE_DIR,
+    Renderings,
+    combination_id,
+    combinations_where,
+)
 
-BIN = Path(sys.executable).parent
 # The branch options are plain defaults of cookiecutter.json (the fixtures vary only the choices).
 DEFAULT_BRANCH = COOKIECUTTER_JSON["default_branch"]
 RELEASE_BRANCH = COOKIECUTTER_JSON["release_branch"]
-WORKFLOWS = Path(".github/workflows")
 TEMPLATE_WORKFLOWS = TEMPLATE_DIR / WORKFLOWS
-
-# Jobs that exist for every option combination, and those an option adds (docs/architecture.md).
-ALWAYS_JOBS = {"training_job", "batch_inference_job", "rollback_job"}
-OPTIONAL_JOBS = {
-    "feature_refresh_job": "include_feature_store",
-    "monitoring_job": "include_monitoring",
-}
 
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 PINNED_REF = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s+v(?P<version>\d+(?:\.\d+)*)\s*$")
 ALLOWED_JOB_PERMISSIONS = {("contents", "read"), ("id-token", "write")}
-DEPLOYING_VERBS = {"deploy", "destroy", "run"}
-# `databricks bundle` flags that take a value (as the next token), besides the target.
-VALUE_FLAGS = {
-    "--var",
-    "-p",
-    "--profile",
-    "-o",
-    "--output",
-    "--params",
-    "--python-params",
-    "--select",
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Reading workflows
-# --------------------------------------------------------------------------------------------
 
 
 def workflow_files(workflow_dir: Path) -> list[Path]:
@@ -72,16 +57,6 @@ def workflow_files(workflow_dir: Path) -> list[Path]:
 
 def load_workflows(workflow_dir: Path) -> dict[str, dict[str, Any]]:
     return {path.name: yaml.safe_load(path.read_text()) for path in workflow_files(workflow_dir)}
-
-
-def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
-    """The `on:` mapping (YAML 1.1 reads a bare `on` key as True), normalised to a dict."""
-    on = workflow.get("on", workflow.get(True))
-    if isinstance(on, str):
-        return {on: {}}
-    if isinstance(on, list):
-        return {event: {} for event in on}
-    return {event: (config or {}) for event, config in on.items()}
 
 
 def steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -107,65 +82,12 @@ def strings(node: Any) -> Iterator[str]:
             yield from strings(item)
 
 
-class BundleCommand:
-    """One `databricks bundle <verb> ...` invocation found in a `run:` script."""
-
-    def __init__(self, job_id: str, step: dict[str, Any], tokens: list[str]) -> None:
-        self.job_id = job_id
-        self.step = step
-        self.verb = tokens[0] if tokens else ""
-        self.target: str | None = None
-        self.flags: set[str] = set()
-        self.args: list[str] = []
-        rest = iter(tokens[1:])
-        for token in rest:
-            if token in ("-t", "--target"):
-                self.target = next(rest, "")
-            elif token.startswith("--target="):
-                self.target = token.split("=", 1)[1]
-            elif token in VALUE_FLAGS:
-                next(rest, None)
-            elif token.startswith("-"):
-                self.flags.add(token)
-            else:
-                self.args.append(token)
-
-    def __repr__(self) -> str:
-        args = " ".join(self.args)
-        return f"databricks bundle {self.verb} -t {self.target} {args} (job {self.job_id})"
-
-
-def bundle_commands(workflow: dict[str, Any]) -> list[BundleCommand]:
-    commands = []
-    for job_id, _job, step in steps(workflow):
-        for line in str(step.get("run", "")).splitlines():
-            for segment in re.split(r"&&|\|\||;|\|", line):
-                tokens = shlex.split(segment, comments=True)
-                for i in range(len(tokens) - 1):
-                    if tokens[i] == "databricks" and tokens[i + 1] == "bundle":
-                        commands.append(BundleCommand(job_id, step, tokens[i + 2 :]))
-    return commands
-
-
 def jobs_running_databricks(workflow: dict[str, Any]) -> set[str]:
     return {
         job_id
         for job_id, _job, step in steps(workflow)
         if re.search(r"(^|[\s;&|(])databricks\s", str(step.get("run", "")))
     }
-
-
-# --------------------------------------------------------------------------------------------
-# The checks
-# --------------------------------------------------------------------------------------------
-
-
-def tool(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    executable = BIN / name
-    assert executable.exists(), f"{name} is not installed next to {sys.executable}"
-    return subprocess.run(
-        [str(executable), *map(str, args)], capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 def schema_check(workflow_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -253,68 +175,15 @@ def hardening_problems(workflow_dir: Path) -> list[str]:
     return problems
 
 
-def expected_jobs(options: dict[str, str]) -> set[str]:
-    return ALWAYS_JOBS | {job for job, option in OPTIONAL_JOBS.items() if options[option] == "yes"}
-
-
-def bundle_targets(project: Path) -> dict[str, dict[str, Any]]:
-    return yaml.safe_load((project / "databricks.yml").read_text())["targets"]
-
-
-def resource_jobs(project: Path) -> set[str]:
-    jobs: set[str] = set()
-    for path in sorted((project / "resources").glob("*.yml")):
-        document = yaml.safe_load(path.read_text()) or {}
-        jobs |= set((document.get("resources") or {}).get("jobs") or {})
-    return jobs
-
-
-def bundle_problems(project: Path, options: dict[str, str]) -> list[str]:
-    """Every bundle command names a target of databricks.yml; every `bundle run` a job that exists
-    in resources/ and belongs to the chosen options; deploying jobs are serialised per target."""
-    targets = bundle_targets(project)
-    defined_jobs = resource_jobs(project)
-    wanted_jobs = expected_jobs(options)
+def github_auth_problems(workflow_dir: Path) -> list[str]:
+    """GitHub's side of the keyless login: the environment's variables name the workspace and the
+    service principal, and every job that talks to Databricks runs in an environment with
+    `id-token: write` (the shared checks in ci_semantics.py judge the rest)."""
     problems = []
-    for name, workflow in load_workflows(project / WORKFLOWS).items():
-        talks_to_databricks = jobs_running_databricks(workflow)
-        for command in bundle_commands(workflow):
-            if command.target is None:
-                problems.append(f"{name}: {command}: no explicit -t (would use the default target)")
-            elif command.target not in targets:
-                problems.append(
-                    f"{name}: {command}: target {command.target!r} not in databricks.yml"
-                )
-            if command.verb == "run":
-                key = command.args[0] if command.args else ""
-                if key not in defined_jobs:
-                    problems.append(f"{name}: {command}: job {key!r} is not defined in resources/")
-                elif key not in wanted_jobs:
-                    problems.append(
-                        f"{name}: {command}: job {key!r} does not exist for these options"
-                    )
-            if command.verb in DEPLOYING_VERBS:
-                job = workflow["jobs"][command.job_id]
-                concurrency = job.get("concurrency") or {}
-                if not isinstance(concurrency, dict) or command.target not in str(
-                    concurrency.get("group", "")
-                ):
-                    problems.append(
-                        f"{name}: job {command.job_id}: no concurrency group for {command.target}"
-                    )
-                elif concurrency.get("cancel-in-progress") is not False:
-                    problems.append(
-                        f"{name}: job {command.job_id}: a deploy could be cancelled halfway"
-                    )
-                if job.get("environment") != command.target:
-                    problems.append(
-                        f"{name}: job {command.job_id}: not in environment {command.target!r}"
-                    )
-        for job_id in talks_to_databricks:
+    for name, workflow in load_workflows(workflow_dir).items():
+        for job_id in jobs_running_databricks(workflow):
             job = workflow["jobs"][job_id]
             env = job.get("env", {})
-            if env.get("DATABRICKS_AUTH_TYPE") != "github-oidc":
-                problems.append(f"{name}: job {job_id}: DATABRICKS_AUTH_TYPE is not github-oidc")
             if env.get("DATABRICKS_CLIENT_ID") != "${{ vars.DATABRICKS_CLIENT_ID }}":
                 problems.append(
                     f"{name}: job {job_id}: DATABRICKS_CLIENT_ID is not the environment's variable"
@@ -335,189 +204,74 @@ def bundle_problems(project: Path, options: dict[str, str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Generated project, every option combination
+# Generated project, every option combination with GitHub Actions
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=combinations_where("cicd_platform", "github_actions"), ids=combination_id)
+def github_rendered(
+    request: pytest.FixtureRequest, renderings: Renderings
+) -> tuple[dict[str, str], Path]:
+    return request.param, renderings.get(request.param)
+
+
 @pytest.fixture
-def workflows(rendered: tuple[dict[str, str], Path]) -> dict[str, dict[str, Any]]:
-    return load_workflows(rendered[1] / WORKFLOWS)
+def workflows(github_rendered: tuple[dict[str, str], Path]) -> dict[str, dict[str, Any]]:
+    return load_workflows(github_rendered[1] / WORKFLOWS)
 
 
-def test_workflows_match_github_schema(rendered: tuple[dict[str, str], Path]) -> None:
-    proc = schema_check(rendered[1] / WORKFLOWS)
+def test_workflows_match_github_schema(github_rendered: tuple[dict[str, str], Path]) -> None:
+    proc = schema_check(github_rendered[1] / WORKFLOWS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_actionlint_passes(rendered: tuple[dict[str, str], Path]) -> None:
-    proc = actionlint_check(rendered[1] / WORKFLOWS)
+def test_actionlint_passes(github_rendered: tuple[dict[str, str], Path]) -> None:
+    proc = actionlint_check(github_rendered[1] / WORKFLOWS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_zizmor_reports_nothing(rendered: tuple[dict[str, str], Path]) -> None:
-    findings, proc = zizmor_findings(rendered[1])
+def test_zizmor_reports_nothing(github_rendered: tuple[dict[str, str], Path]) -> None:
+    findings, proc = zizmor_findings(github_rendered[1])
     assert findings == [], proc.stdout
     assert proc.returncode == 0, proc.stderr
     audited = re.findall(r"completed (\S+)", proc.stderr)
-    actions = list((rendered[1] / ".github" / "actions").rglob("action.yml"))
-    assert len(audited) == len(workflow_files(rendered[1] / WORKFLOWS)) + len(actions), proc.stderr
-
-
-def test_workflows_are_hardened(rendered: tuple[dict[str, str], Path]) -> None:
-    assert hardening_problems(rendered[1] / WORKFLOWS) == []
-
-
-def test_bundle_commands_name_defined_targets_and_jobs(
-    rendered: tuple[dict[str, str], Path],
-) -> None:
-    options, project = rendered
-    assert bundle_problems(project, options) == []
-
-
-def workflow_on_push_to(
-    workflows: dict[str, dict[str, Any]], branch: str
-) -> tuple[str, dict[str, Any]]:
-    found = [
-        (name, workflow)
-        for name, workflow in workflows.items()
-        if triggers(workflow).get("push", {}).get("branches") == [branch]
-    ]
-    assert len(found) == 1, (
-        f"expected one workflow on push to {branch}, found {[n for n, _ in found]}"
+    actions = list((github_rendered[1] / ".github" / "actions").rglob("action.yml"))
+    assert len(audited) == len(workflow_files(github_rendered[1] / WORKFLOWS)) + len(actions), (
+        proc.stderr
     )
-    return found[0]
 
 
-def verbs_in_order(workflow: dict[str, Any], target: str) -> list[str]:
-    """The verbs of the target's bundle commands, in order; alternatives in one step (deploy
-    with or without the Lakehouse monitor) count once."""
-    verbs: list[str] = []
-    last_step: dict[str, Any] | None = None
-    for command in bundle_commands(workflow):
-        if command.target != target:
-            continue
-        if not (verbs and command.step is last_step and command.verb == verbs[-1]):
-            verbs.append(command.verb)
-        last_step = command.step
-    return verbs
+def test_workflows_are_hardened(github_rendered: tuple[dict[str, str], Path]) -> None:
+    assert hardening_problems(github_rendered[1] / WORKFLOWS) == []
 
 
-def lifecycle_jobs(options: dict[str, str]) -> list[str]:
-    """The jobs of the options, in the order the lifecycle runs them."""
-    order = ["feature_refresh_job", "training_job", "batch_inference_job", "monitoring_job"]
-    return [job for job in order if job in expected_jobs(options)]
-
-
-def test_staging_workflow(
-    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
+def test_keyless_login_uses_the_environments_variables(
+    github_rendered: tuple[dict[str, str], Path],
 ) -> None:
-    options, _project = rendered
-    name, workflow = workflow_on_push_to(workflows, DEFAULT_BRANCH)
-    assert set(triggers(workflow)) == {"push"}, name
-    commands = bundle_commands(workflow)
-    assert {command.target for command in commands} == {"staging"}
-    runs = [job for job in lifecycle_jobs(options) if job != "monitoring_job"]
-    assert verbs_in_order(workflow, "staging") == ["validate", "deploy", *["run"] * len(runs)]
-    assert [c.args[0] for c in commands if c.verb == "run"] == runs
-    assert {workflow["jobs"][command.job_id]["environment"] for command in commands} == {"staging"}
+    assert github_auth_problems(github_rendered[1] / WORKFLOWS) == []
 
 
-def test_prod_workflow(workflows: dict[str, dict[str, Any]]) -> None:
-    name, workflow = workflow_on_push_to(workflows, RELEASE_BRANCH)
-    assert set(triggers(workflow)) == {"push"}, name
-    assert verbs_in_order(workflow, "prod") == ["validate", "deploy"]
-    (job_id,) = {command.job_id for command in bundle_commands(workflow)}
-    assert workflow["jobs"][job_id]["environment"] == "prod"
-    # Only the prod workflow deploys prod, and nothing else deploys from the release branch.
-    for other, other_workflow in workflows.items():
-        if other != name:
-            assert "prod" not in {
-                c.target for c in bundle_commands(other_workflow) if c.verb != "validate"
-            }
-
-
-@pytest.mark.parametrize("target", ["staging", "prod"])
-def test_deploy_adds_the_lakehouse_monitor_once_its_table_exists(
-    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]], target: str
-) -> None:
-    """A monitor needs its table: while inference_log is missing, deploy every other resource."""
-    options, project = rendered
-    deploys = [
-        c
-        for workflow in workflows.values()
-        for c in bundle_commands(workflow)
-        if c.verb == "deploy" and c.target == target
-    ]
-    if options["include_monitoring"] == "no":
-        assert [c.flags for c in deploys] == [set()]
-        return
-    full, partial = deploys
-    assert full.step is partial.step and full.flags == set()
-    script = str(full.step["run"])
-    selected = re.search(rf"deploy -t {target} --select (\S+)", script)
-    assert selected, script
-    bundle = loader().load_bundle(project, target, {"warehouse_id": "x"}, keep_unresolved=True)
-    monitors = set(bundle.resources.get("quality_monitors") or {})
-    everything = {key for _kind, key, _body in bundle.iter_resources()}
-    assert monitors and set(selected[1].split(",")) == everything - monitors
-    catalog = bundle_targets(project)[target]["variables"]["catalog"]
-    schema = bundle.resources["schemas"]["project_schema"]["name"]
-    assert full.step["env"]["MONITORED_TABLE"] == f"{catalog}.{schema}.inference_log"
-    assert 'databricks tables exists "$MONITORED_TABLE"' in script
-    assert script.index("deploy -t") > script.index('if [ "$exists" = "true" ]')
-
-
-def test_pull_request_workflow(
-    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
-) -> None:
-    options, _project = rendered
+def test_pull_request_workflow_specifics(workflows: dict[str, dict[str, Any]]) -> None:
+    """What GitHub adds to the shared pull request flow: the tests' Python and Java setup, and a
+    job that explains why a fork's pull request skips the workspace jobs."""
     workflow, *others = [w for w in workflows.values() if "pull_request" in triggers(w)]
     assert others == []
     assert triggers(workflow) == {"pull_request": {"branches": [DEFAULT_BRANCH]}}
     jobs = workflow["jobs"]
-
-    # Lint and unit tests: no credentials, the project's own commands.
-    scripts = {
-        job_id: "\n".join(str(s.get("run", "")) for s in job.get("steps", []))
-        for job_id, job in jobs.items()
-    }
-    lint = next(job_id for job_id, script in scripts.items() if "ruff check" in script)
-    tests = next(job_id for job_id, script in scripts.items() if "pytest" in script)
-    assert 'pip install -e ".[local,dev]" -c constraints.txt' in scripts[tests]
-    test_steps = jobs[tests]["steps"]
+    test_steps = jobs["unit-tests"]["steps"]
     java = next(step for step in test_steps if uses_action(step, "actions/setup-java"))
     assert java["with"] == {"distribution": "temurin", "java-version": "17"}
     python = next(step for step in test_steps if uses_action(step, "actions/setup-python"))
     assert python["with"]["cache"] == "pip"
-    for job_id in (lint, tests):
+    for job_id in ("lint", "unit-tests"):
         assert "permissions" not in jobs[job_id] and "environment" not in jobs[job_id]
-
-    # Validation of staging (never prod: pull requests get no prod access), then deploy ->
-    # every job of the lifecycle -> destroy on test.
-    commands = bundle_commands(workflow)
-    assert [(c.verb, c.target) for c in commands if c.verb == "validate"] == [
-        ("validate", "staging")
-    ]
-    integration = [c for c in commands if c.target == "test"]
-    wanted = lifecycle_jobs(options)
-    assert [c.verb for c in integration] == ["deploy", *["run"] * len(wanted), "destroy"]
-    assert [c.args[0] for c in integration if c.verb == "run"] == wanted
-    destroy = integration[-1]
-    assert "--auto-approve" in destroy.flags
-    assert destroy.step.get("if") == "always()"
-    cleanup = [
-        s for _j, _job, s in steps(workflow) if "serving-endpoints delete" in str(s.get("run"))
-    ]
-    assert len(cleanup) == (options["include_serving"] == "yes")
-    (integration_job,) = {c.job_id for c in integration}
-    assert {"unit-tests", "validate"} <= set(jobs[integration_job]["needs"])
 
     # The workspace jobs run only when credentials can exist; otherwise a job explains the skip.
     gate = jobs["credentials"]
     gate_script = gate["steps"][0]["run"]
     assert "::notice" in gate_script and "GITHUB_STEP_SUMMARY" in gate_script
     assert "github.event.pull_request.head.repo.full_name" in str(gate["steps"][0]["env"])
-    for job_id in {c.job_id for c in commands}:
+    for job_id in jobs_running_databricks(workflow):
         assert "credentials" in jobs[job_id]["needs"]
         assert jobs[job_id]["if"] == "needs.credentials.outputs.available == 'true'"
 
@@ -526,10 +280,10 @@ SETUP_CLI = ".github/actions/setup-databricks-cli/action.yml"
 
 
 def test_cli_is_pinned_in_one_place(
-    rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
+    github_rendered: tuple[dict[str, str], Path], workflows: dict[str, dict[str, Any]]
 ) -> None:
     """Every workflow installs the CLI through the one composite action that pins it."""
-    project = rendered[1]
+    project = github_rendered[1]
     local = {
         step["uses"]
         for workflow in workflows.values()
@@ -553,8 +307,8 @@ def test_cli_is_pinned_in_one_place(
     )
 
 
-def test_no_template_syntax_left(rendered: tuple[dict[str, str], Path]) -> None:
-    project = rendered[1]
+def test_no_template_syntax_left(github_rendered: tuple[dict[str, str], Path]) -> None:
+    project = github_rendered[1]
     for path in [
         *workflow_files(project / WORKFLOWS),
         project / SETUP_CLI,
@@ -565,8 +319,8 @@ def test_no_template_syntax_left(rendered: tuple[dict[str, str], Path]) -> None:
         assert not re.search(r"(?<!\$)\{\{", text), path  # only GitHub's ${{ }} may remain
 
 
-def test_ci_cd_doc_matches_options(rendered: tuple[dict[str, str], Path]) -> None:
-    options, project = rendered
+def test_ci_cd_doc_matches_options(github_rendered: tuple[dict[str, str], Path]) -> None:
+    options, project = github_rendered
     doc = (project / "docs" / "ci-cd.md").read_text()
     for needed in (
         "DATABRICKS_AUTH_TYPE", "github-oidc", "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID",
@@ -579,30 +333,15 @@ def test_ci_cd_doc_matches_options(rendered: tuple[dict[str, str], Path]) -> Non
     for environment in ("test", "staging", "prod"):
         assert f"| `{environment}` |" in doc
     assert ("feature_refresh_job" in doc) == (options["include_feature_store"] == "yes")
+    assert "Azure Pipelines" not in doc and "GitLab" not in doc
+    # The doc's lifecycle lists are those the workflows run.
+    assert ", ".join(f"`{job}`" for job in lifecycle_jobs(options)) in doc
     # Every SHA the workflows use is listed in the doc's table, with its version.
     for workflow_path in [*workflow_files(project / WORKFLOWS), project / SETUP_CLI]:
         for ref, version in re.findall(
             r"uses: \S+@([0-9a-f]{40}) # (v[\d.]+)", workflow_path.read_text()
         ):
             assert f"`{ref}` ({version})" in doc
-
-
-def test_branch_names_come_from_options(tmp_path: Path) -> None:
-    project = render(tmp_path, default_branch="trunk", release_branch="production")
-    workflows = load_workflows(project / WORKFLOWS)
-    _, staging = workflow_on_push_to(workflows, "trunk")
-    _, prod = workflow_on_push_to(workflows, "production")
-    assert "staging" in {c.target for c in bundle_commands(staging)}
-    assert "prod" in {c.target for c in bundle_commands(prod)}
-    pull_request = [w for w in workflows.values() if "pull_request" in triggers(w)]
-    assert [triggers(w)["pull_request"]["branches"] for w in pull_request] == [["trunk"]]
-    branch_filters = [
-        branch
-        for workflow in workflows.values()
-        for config in triggers(workflow).values()
-        for branch in config.get("branches", [])
-    ]
-    assert sorted(branch_filters) == ["production", "trunk", "trunk"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,20 +376,18 @@ def test_template_workflow_runs_the_suite_on_pull_requests_and_pushes() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Each check bites
+# Each GitHub check bites (the shared checks bite in tests/test_ci_pipelines.py)
 # --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def good_copy(renderings: Renderings, tmp_path: Path) -> Path:
-    """The workflows, bundle config and resources of the default rendering, in a scratch folder."""
+    """The workflows of the default rendering, in a scratch folder."""
     source = renderings.get(DEFAULT_COMBINATION)
     copy = tmp_path / "project"
     shutil.copytree(source / ".github", copy / ".github")
-    shutil.copytree(source / "resources", copy / "resources")
-    shutil.copy(source / "databricks.yml", copy / "databricks.yml")
     assert hardening_problems(copy / WORKFLOWS) == []
-    assert bundle_problems(copy, DEFAULT_COMBINATION) == []
+    assert github_auth_problems(copy / WORKFLOWS) == []
     assert zizmor_findings(copy)[0] == []
     return copy
 
@@ -662,7 +399,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def staging_workflow(project: Path) -> Path:
-    name, _ = workflow_on_push_to(load_workflows(project / WORKFLOWS), DEFAULT_BRANCH)
+    (name,) = [
+        name
+        for name, workflow in load_workflows(project / WORKFLOWS).items()
+        if triggers(workflow).get("push", {}).get("branches") == [DEFAULT_BRANCH]
+    ]
     return project / WORKFLOWS / name
 
 
@@ -695,43 +436,21 @@ def test_pull_request_target_fails(good_copy: Path) -> None:
     )
 
 
-def test_undefined_target_fails(good_copy: Path) -> None:
-    edit(
-        staging_workflow(good_copy),
-        "  databricks bundle deploy -t staging\n",
-        "  databricks bundle deploy -t qa\n",
-    )
-    problems = bundle_problems(good_copy, DEFAULT_COMBINATION)
-    assert any("'qa' not in databricks.yml" in problem for problem in problems), problems
-
-
-def test_undefined_or_optional_job_fails(good_copy: Path) -> None:
-    edit(staging_workflow(good_copy), "run -t staging training_job", "run -t staging trainig_job")
-    options = {**DEFAULT_COMBINATION, "include_feature_store": "no"}
-    ci = good_copy / WORKFLOWS / "ci.yml"
-    assert "feature_refresh_job" in ci.read_text()  # the default rendering has the feature store
-    problems = bundle_problems(good_copy, options)
-    assert any("'trainig_job' is not defined" in problem for problem in problems), problems
-    assert any("'feature_refresh_job' does not exist for these options" in p for p in problems), (
-        problems
-    )
-
-
-def test_unserialised_deploy_and_persisted_credentials_fail(good_copy: Path) -> None:
-    path = staging_workflow(good_copy)
-    edit(
-        path,
-        "      cancel-in-progress: false\n    permissions:",
-        "      cancel-in-progress: true\n    permissions:",
-    )
-    edit(path, "persist-credentials: false", "persist-credentials: true")
-    assert any(
-        "cancelled halfway" in problem
-        for problem in bundle_problems(good_copy, DEFAULT_COMBINATION)
-    )
+def test_persisted_credentials_fail(good_copy: Path) -> None:
+    edit(staging_workflow(good_copy), "persist-credentials: false", "persist-credentials: true")
     assert any(
         "persist-credentials" in problem for problem in hardening_problems(good_copy / WORKFLOWS)
     )
+
+
+def test_client_id_outside_the_environment_fails(good_copy: Path) -> None:
+    edit(
+        staging_workflow(good_copy),
+        "DATABRICKS_CLIENT_ID: ${{ vars.DATABRICKS_CLIENT_ID }}",
+        "DATABRICKS_CLIENT_ID: 00000000-0000-0000-0000-000000000001",
+    )
+    problems = github_auth_problems(good_copy / WORKFLOWS)
+    assert any("DATABRICKS_CLIENT_ID is not the environment's variable" in p for p in problems)
 
 
 def test_schema_and_actionlint_fail_on_broken_workflow(good_copy: Path) -> None:

@@ -1,18 +1,27 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Deploy
-# MAGIC Promotes the validated `challenger` (the version this job trained) to `champion` and keeps
-# MAGIC the replaced champion as `previous_champion`; the change is appended to `model_events`.
+# MAGIC Promotes the validated `challenger` (`model_version`) to `champion` and keeps the replaced
+# MAGIC champion as `previous_champion`; the change is appended to `model_events`.
+{%- if cookiecutter.model_approval == "yes" %}
+# MAGIC With `require_approval=true` only a version that a person approved (approval_job) is
+# MAGIC promoted: an unapproved challenger is left waiting, the task says so and succeeds with the
+# MAGIC task value `promoted=false`.
+{%- endif %}
 {%- if cookiecutter.include_serving == "yes" %}
 # MAGIC First points the serving endpoint at the new version (creating the endpoint on the first
-# MAGIC promotion) and waits until it is ready: if it does not become ready, the champion does
-# MAGIC not change.
+# MAGIC promotion) and waits until it is ready: if it does not become ready, the champion does not
+# MAGIC change.
 {%- endif %}
 
 # COMMAND ----------
 
-from {{ cookiecutter.package_name }}.deployment.events import PROMOTED, record_alias_change
+from {{ cookiecutter.package_name }}.deployment.events import record_promotion
+{% if cookiecutter.model_approval == "yes" -%}
+from {{ cookiecutter.package_name }}.deployment.promote import parse_require_approval, promote
+{%- else -%}
 from {{ cookiecutter.package_name }}.deployment.promote import promote
+{%- endif %}
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
@@ -21,6 +30,9 @@ from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 platform = get_platform(spark, dbutils)
 model_name = platform.get_param("model_name")
 model_version = platform.get_param("model_version", "")
+{%- if cookiecutter.model_approval == "yes" %}
+require_approval = parse_require_approval(platform.get_param("require_approval"))
+{%- endif %}
 {%- if cookiecutter.include_serving == "yes" %}
 serving = ServingSpec(
     endpoint_name=platform.get_param("serving_endpoint_name"),
@@ -33,12 +45,24 @@ serving = ServingSpec(
 
 # COMMAND ----------
 
-change = promote(platform, model_name, model_version{% if cookiecutter.include_serving == "yes" %}, serving{% endif %})
-record_alias_change(
-    platform, model_name, change, event=PROMOTED, reason="passed the validation gate"
+change = promote(
+    platform,
+    model_name,
+    model_version,
+{%- if cookiecutter.include_serving == "yes" %}
+    serving,
+{%- endif %}
+{%- if cookiecutter.model_approval == "yes" %}
+    require_approval=require_approval,
+{%- endif %}
 )
-print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
+record_promotion(platform, model_name, change)
+if change.promoted:
+    print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
+else:
+    print(change.note)
 
 # COMMAND ----------
 
-platform.set_task_value("champion_version", change.champion_version)
+platform.set_task_value("champion_version", change.champion_version or "")
+platform.set_task_value("promoted", "true" if change.promoted else "false")

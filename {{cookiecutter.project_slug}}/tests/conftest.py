@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}_local.quiet import limit_native_threads
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("LOCAL_STATE_DIR", tempfile.mkdtemp(prefix="local-state-"))
+limit_native_threads()  # before scikit-learn is imported
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from deltalake import DeltaTable
 
 from {{ cookiecutter.package_name }}_local import sample
 from {{ cookiecutter.package_name }}_local.cli import main
+from {{ cookiecutter.package_name }}_local.demo import approve_trained
+from {{ cookiecutter.package_name }}_local.runner import JobRunner, load_bundle
 
 from .bundles import notebook_task, ref, write_bundle
 
@@ -125,3 +128,53 @@ def test_report_of_a_bundle_without_a_dashboard_is_a_one_line_error(tmp_path, mo
     root = write_bundle(tmp_path / "p", {"j": _job("j")}, {"record": "pass"}, VARIABLES)
     assert main(["--project-dir", str(root), "report"]) == 2
     assert capsys.readouterr().err.startswith("error: this bundle has no dashboard")
+
+
+def test_approve_and_reject_run_the_approval_job(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "run.log"
+    monkeypatch.setenv("RUN_LOG", str(log))
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    approval = {
+        "parameters": [{"name": n, "default": ""} for n in ("version", "decision", "reason")],
+        "tasks": [notebook_task("decide", "decide")],
+    }
+    decide = """
+import os
+with open(os.environ["RUN_LOG"], "a") as fh:
+    values = [dbutils.widgets.get(k) for k in ("version", "decision", "reason")]
+    fh.write(" ".join(values) + "\\n")
+"""
+    root = write_bundle(tmp_path / "p", {"approval_job": approval}, {"decide": decide}, VARIABLES)
+    project = ["--project-dir", str(root)]
+    assert main([*project, "approve", "3", "--reason", "metrics reviewed"]) == 0
+    assert main([*project, "reject", "4", "--reason", "overfits"]) == 0
+    assert log.read_text().splitlines() == [
+        "3 approve metrics reviewed",
+        "4 reject overfits",
+    ]
+
+    # The demo plays the reviewer where a bundle requires approval.
+    train = "dbutils.jobs.taskValues.set('model_version', '5')"
+    jobs = {"training_job": {"tasks": [notebook_task("train", "train")]}, "approval_job": approval}
+    root = write_bundle(tmp_path / "q", jobs, {"decide": decide, "train": train}, VARIABLES)
+    runner = JobRunner(load_bundle(root, None), out=lambda _: None)
+    results = {"trained": runner.run("training_job")}
+    approve_trained(runner, results, "trained", "approve")
+    assert results["approve"].success
+    assert log.read_text().splitlines()[-1] == "5 approve demo: metrics reviewed"
+
+
+def test_approve_without_an_approval_job_and_serve_without_a_champion_say_why(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    root = write_bundle(tmp_path / "p", {"j": _job("j")}, {"record": "pass"}, VARIABLES)
+    project = ["--project-dir", str(root)]
+    assert main([*project, "approve", "3", "--reason", "ok"]) == 2
+    assert "has no approval_job" in capsys.readouterr().err
+    assert main([*project, "serve", "--port", "5001"]) == 2
+    assert "nothing trained yet" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_code:
+        main([*project, "serve", "--port", "70000"])
+    assert exit_code.value.code == 2
+    assert "a port is a number from 1 to 65535" in capsys.readouterr().err

@@ -5,76 +5,43 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.deployment.events import (
     PROMOTED,
     ROLLED_BACK,
     events_table,
     record_alias_change,
+    record_promotion,
 )
 from {{ cookiecutter.package_name }}.deployment.promote import (
     AliasChange,
     DeploymentError,
+    parse_require_approval,
     promote,
     rollback,
 )
 from {{ cookiecutter.package_name }}.names import (
+    TAG_APPROVAL,
+    TAG_APPROVAL_BY,
+    TAG_APPROVAL_REASON,
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_BY,
     TAG_ROLLBACK_REASON,
     TAG_ROLLED_BACK,
     TAG_VALIDATION_STATUS,
     VALIDATION_ABANDONED,
-    VALIDATION_PASSED,
 )
 from {{ cookiecutter.package_name }}.platform.base import ServingEndpointError, ServingSpec
-from {{ cookiecutter.package_name }}.registry import alias_version
-from {{ cookiecutter.package_name }}_local.platform import configure_local_mlflow
 
-MODEL = "dev.taxi.fare_model"
+from .registry import MODEL, RegistryPlatform, aliases, make_registry, tags
+
 SERVING = ServingSpec("fare-endpoint", "", "", query_group="readers", inference_table="dev.taxi")
-
-
-class RegistryPlatform:
-    """The registry and serving calls of a platform: a real MlflowClient, recorded endpoints."""
-
-    def __init__(self, client: MlflowClient, endpoint_fails: bool = False) -> None:
-        self.client = client
-        self.endpoint_fails = endpoint_fails
-        self.served: list[ServingSpec] = []
-
-    def mlflow_client(self) -> MlflowClient:
-        return self.client
-
-    def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
-        if self.endpoint_fails:
-            raise ServingEndpointError(f"{spec.endpoint_name} did not become ready")
-        self.served.append(spec)
 
 
 @pytest.fixture
 def registry(tmp_path) -> RegistryPlatform:
     """Model versions 1-3, each passed the gate unless a test says otherwise."""
-    uri = configure_local_mlflow(tmp_path / "state")
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.create_registered_model(MODEL)
-    for _ in range(3):
-        version = client.create_model_version(MODEL, source=str(tmp_path)).version
-        client.set_model_version_tag(MODEL, version, TAG_VALIDATION_STATUS, VALIDATION_PASSED)
-    return RegistryPlatform(client)
-
-
-def aliases(platform: RegistryPlatform) -> dict[str, str]:
-    return {
-        alias: version
-        for alias in ("champion", "challenger", "previous_champion")
-        if (version := alias_version(platform.client, MODEL, alias)) is not None
-    }
-
-
-def tags(platform: RegistryPlatform, version: str) -> dict[str, str]:
-    return platform.client.get_model_version(MODEL, version).tags
+    return make_registry(tmp_path / "state")
 
 
 def test_promote_keeps_the_old_champion_as_previous_and_serves_the_new_one(registry):
@@ -188,3 +155,73 @@ def test_champion_changes_are_appended_to_model_events(local_platform):
     )
     with pytest.raises(ValueError, match="three-part"):
         events_table("model")
+
+
+def test_a_promotion_is_recorded_with_its_approver_or_as_passing_the_gate(local_platform, tmp_path):
+    registry = make_registry(tmp_path / "state", versions=2)  # the platform's own registry
+    approval = {TAG_APPROVAL: "approved", TAG_APPROVAL_BY: "jane", TAG_APPROVAL_REASON: "beats v1"}
+    for key, value in approval.items():
+        registry.client.set_model_version_tag(MODEL, "2", key, value)
+    assert record_promotion(local_platform, MODEL, AliasChange("1", None))
+    waiting = AliasChange("1", None, changed=False, promoted=False, note="waits")
+    assert not record_promotion(local_platform, MODEL, waiting)
+    assert record_promotion(local_platform, MODEL, AliasChange("2", "1"))
+    rows = local_platform.read_table(events_table(MODEL)).orderBy("event_time").collect()
+    assert [(r.model_version, r.previous_version, r.actor, r.reason) for r in rows] == [
+        ("1", None, local_platform.current_user(), "passed the validation gate"),
+        ("2", "1", "jane", "approved: beats v1"),
+    ]
+
+
+def _reject(platform: RegistryPlatform, version: str) -> None:
+    for key, value in {TAG_APPROVAL: "rejected", TAG_APPROVAL_BY: "jane"}.items():
+        platform.client.set_model_version_tag(MODEL, version, key, value)
+    platform.client.set_model_version_tag(MODEL, version, TAG_APPROVAL_REASON, "overfits")
+
+
+def test_with_approval_required_an_unapproved_challenger_waits(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "1")
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+
+    change = promote(registry, MODEL, "2", SERVING, require_approval=True)
+
+    assert not change.promoted
+    assert (change.champion_version, change.replaced_version) == ("1", None)
+    assert "v2 passed validation and waits as @challenger" in change.note
+    assert "approval_job (version=2" in change.note
+    assert aliases(registry) == {"champion": "1", "challenger": "2"}
+    assert registry.served == []
+
+
+def test_with_approval_required_an_approved_challenger_is_promoted(registry):
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+    registry.client.set_model_version_tag(MODEL, "2", TAG_APPROVAL, "approved")
+
+    change = promote(registry, MODEL, "2", SERVING, require_approval=True)
+
+    assert change.promoted and change.champion_version == "2"
+    assert aliases(registry) == {"champion": "2"}
+    assert [s.model_version for s in registry.served] == ["2"]
+
+
+def test_a_rejected_version_is_never_promoted_or_rolled_back_to(registry):
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+    _reject(registry, "2")
+    for require_approval in (True, False):
+        with pytest.raises(DeploymentError, match="jane rejected it \\(overfits\\)"):
+            promote(registry, MODEL, "2", require_approval=require_approval)
+    registry.client.set_registered_model_alias(MODEL, "champion", "3")
+    registry.client.set_registered_model_alias(MODEL, "previous_champion", "2")
+    with pytest.raises(DeploymentError, match=r"cannot roll back to .* v2: jane rejected it"):
+        rollback(registry, MODEL, reason="v3 is worse", requested_by="ops")
+    assert aliases(registry) == {"champion": "3", "challenger": "2", "previous_champion": "2"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [("true", True), (" False ", False)])
+def test_require_approval_parameter(text, expected):
+    assert parse_require_approval(text) is expected
+
+
+def test_require_approval_parameter_rejects_anything_else():
+    with pytest.raises(DeploymentError, match="require_approval must be 'true' or 'false'"):
+        parse_require_approval("yes")

@@ -4,34 +4,55 @@ One story runs once per test session, in lifecycle order, through the bundle's o
 the tests below read what happened:
 
 refresh features (twice: idempotent) -> bad data stops the refresh -> train, validate, deploy
-v1 -> score (twice: each trip once) -> a worse model is rejected -> report mode records without
-deploying -> retraining the same model is a tie, not promoted -> a killed run's leftovers ->
-drift makes monitoring retrain (or a better model is trained) -> rollback to v1 -> monitoring
-judges v1 only on what it scored since the rollback.
+v1 (where approval is required: v1 waits as challenger until approval_job approves it) -> score
+(twice: each trip once) -> a worse model is rejected -> report mode records without deploying ->
+retraining the same model is a tie, not promoted -> (approval: a good model is rejected by a
+person and can never be approved) -> a killed run's leftovers -> drift makes monitoring retrain
+(approval: the retrained version waits, then is approved), or a better model is trained ->
+(streaming: new trips are streamed) -> rollback to v1 -> monitoring judges v1 only on what it
+scored since the rollback -> (streaming: more trips are streamed, scored by v1) -> the champion
+is served over HTTP and answers as batch scoring did.
 
-Steps of jobs this bundle does not have (feature store, monitoring) are left out, and so are
-the tests about them: which exist is read from the bundle itself. With monitoring, the bundle's
-drift alert is evaluated after each monitoring run, and at the end the monitoring report renders
-the dashboard's queries over the tables the story wrote.
+Steps of jobs this bundle does not have (feature store, monitoring, approval, streaming) are left
+out, and so are the tests about them: which exist is read from the bundle itself. With
+monitoring, the bundle's drift alert is evaluated after each monitoring run, and at the end the
+monitoring report renders the dashboard's queries over the tables the story wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from mlflow.entities import RunStatus
 
+from {{ cookiecutter.package_name }}.data.trips import load_trips
 from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
+    FEATURE_COLUMNS,
     INFERENCE_LOG_TABLE,
+    KEY_COLUMNS,
     MODEL_EVENTS_TABLE,
+    PREDICTION,
     PREVIOUS_CHAMPION,
+    TAG_APPROVAL,
+    TAG_APPROVAL_BY,
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_REASON,
     TAG_TASK,
@@ -58,12 +79,17 @@ SCORE = {"start_date": "2016-02-15", "end_date": "2016-02-29"}
 DRIFT = {"start_date": sample.DRIFT_START, "end_date": sample.DRIFT_END}
 # v1 is deliberately small, so that a model with the default hyperparameters beats it; a model
 # of two boosting rounds is worse than v1.
+# Customize: for another estimator, a weak but acceptable setting and a worse one
+# (docs/customize.md).
 WEAK = {"hyperparameters": json.dumps({"max_iter": 20})}
 WORSE = {"hyperparameters": json.dumps({"max_iter": 2})}
 REASON = "v2 misprices airport trips"
+# Trips that arrive after everything else, for the streaming job: two batches, a run after each.
+STREAMED = [("2016-04-01", "2016-04-03", 300, 11), ("2016-05-01", "2016-05-02", 200, 12)]
 DEV = load_bundle(Path(__file__).resolve().parents[1], "dev")
 JOBS = set(DEV.job_keys)
 DASHBOARD = bool(DEV.resources.get("dashboards"))
+PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 @dataclass
@@ -79,12 +105,25 @@ class Story:
     jobs: list[str]
     runs: dict[str, RunResult] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, str] = field(default_factory=dict)
 
     def run(self, step: str, job: str, params: dict[str, str] | None = None, **variables: str):
+        """Run ``job``; keep its result and what its notebooks printed."""
         bundle = load_bundle(self.root, "dev", variables)
-        result = JobRunner(bundle, spark=self.spark, out=lambda _: None).run(job, params)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            result = JobRunner(bundle, spark=self.spark, out=lambda _: None).run(job, params)
         self.runs[step] = result
+        self.output[step] = printed.getvalue()
         return result
+
+    def decide(self, step: str, version: str, decision: str, reason: str) -> RunResult:
+        """A person's decision through approval_job, as ``python -m <package> approve`` runs it."""
+        params = {"version": str(version), "decision": decision, "reason": reason}
+        return self.run(step, "approval_job", params)
+
+    def trained(self, step: str) -> str:
+        return str(self.runs[step].value("train", "model_version"))
 
     def rows(self, table: str) -> int:
         name = f"{self.prefix}.{table}"
@@ -109,6 +148,7 @@ class Story:
 def tell(story: Story) -> None:
     """Run every step of the lifecycle once, recording results and facts."""
     fs, monitoring = story.has("feature_refresh_job"), story.has("monitoring_job")
+    approval, streaming = story.has("approval_job"), story.has("streaming_inference_job")
     if fs:
         story.run("refresh", "feature_refresh_job")
         story.facts["feature_rows"] = story.rows("pickup_features")
@@ -121,6 +161,9 @@ def tell(story: Story) -> None:
         story.facts["feature_rows_after_bad_data"] = story.rows("pickup_features")
 
     story.run("train v1", "training_job", TRAIN, **WEAK)
+    if approval:
+        story.facts["waiting v1"] = (story.alias(CHAMPION), story.alias(CHALLENGER))
+        story.decide("approve v1", "1", "approve", "first model: metrics reviewed")
     story.facts["champion after v1"] = story.alias(CHAMPION)
     story.run("score", "batch_inference_job", SCORE)
     story.facts["scored rows"] = story.rows(INFERENCE_LOG_TABLE)
@@ -133,6 +176,14 @@ def tell(story: Story) -> None:
     story.facts["challenger after report"] = story.alias(CHALLENGER)
     story.run("same model again", "training_job", TRAIN, **WEAK)
     story.facts["champion after tie"] = story.alias(CHAMPION)
+    if approval:
+        story.run("good model", "training_job", TRAIN)
+        good = story.trained("good model")
+        story.facts["waiting good"] = (story.alias(CHAMPION), story.alias(CHALLENGER))
+        story.decide("reject good", good, "reject", "trained before the fare change")
+        story.facts["after rejection"] = (story.alias(CHAMPION), story.alias(CHALLENGER))
+        story.decide("approve rejected", good, "approve", "changed my mind")
+        story.facts["champion after approving rejected"] = story.alias(CHAMPION)
 
     # A killed run: a version the gate never judged, a validation run left RUNNING.
     client = story.platform.mlflow_client()
@@ -152,16 +203,34 @@ def tell(story: Story) -> None:
         story.run("score drifted", "batch_inference_job", DRIFT)
         story.run("monitor", "monitoring_job")
         story.facts["alerts after drift"] = story.alerts()
+        retrained = story.runs["monitor"].tasks["retrain"].child
+        new = str(retrained.value("train", "model_version")) if retrained else ""
     else:
         story.run("better model", "training_job", TRAIN)
+        new = story.trained("better model")
+    if approval:
+        story.facts["waiting retrained"] = (story.alias(CHAMPION), story.alias(CHALLENGER))
+        story.decide("approve retrained", new, "approve", "better on the drifted trips")
     story.facts["champion after retrain"] = story.alias(CHAMPION)
     story.facts["previous after retrain"] = story.alias(PREVIOUS_CHAMPION)
+    if streaming:
+        stream(story, "stream", *STREAMED[0])
 
     story.run("rollback", "rollback_job", {"reason": REASON, "requested_by": "tests"})
     story.facts["champion after rollback"] = story.alias(CHAMPION)
     if monitoring:
         story.run("monitor after rollback", "monitoring_job")
         story.facts["alerts after rollback"] = story.alerts()
+    if streaming:
+        stream(story, "stream again", *STREAMED[1])
+
+
+def stream(story: Story, step: str, start: str, end: str, rows: int, seed: int) -> None:
+    """Append new trips to the input table, then run the streaming job once."""
+    story.platform.write_source(story.input_table, generate_sample(start, end, rows, seed=seed))
+    story.facts[f"{step}: source rows"] = story.platform.read_source(story.input_table).count()
+    story.facts[f"{step}: champion"] = story.alias(CHAMPION)
+    story.run(step, "streaming_inference_job")
 
 
 def _experiment(story: Story) -> str:
@@ -315,6 +384,18 @@ def test_every_champion_change_is_in_model_events(story):
     ]
     assert rows[1].previous_version == "1" and rows[2].previous_version == rows[1].model_version
     assert (rows[2].actor, rows[2].reason) == ("tests", REASON)
+    # A promotion is by the person who approved it where approval is required (a waiting or a
+    # rejected version is no champion change), else by the gate.
+    if "approval_job" in JOBS:
+        reasons = [
+            "approved: first model: metrics reviewed",
+            "approved: better on the drifted trips",
+        ]
+        actors = [story.tags(r.model_version)[TAG_APPROVAL_BY] for r in rows[:2]]
+    else:
+        reasons = ["passed the validation gate"] * 2
+        actors = [story.platform.current_user()] * 2
+    assert [(r.actor, r.reason) for r in rows[:2]] == list(zip(actors, reasons, strict=True))
 
 
 if DASHBOARD:
@@ -343,9 +424,232 @@ if DASHBOARD:
         assert "mlflow ui --backend-store-uri sqlite:///" in page
         assert "Lakehouse Monitoring" in page and "Databricks-only" in page
 
+    def test_the_scoring_volume_counts_every_logged_trip(story):
+        """Every trip in inference_log, batch or streamed, is in the dashboard's scoring volume,
+        under the version that scored it."""
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        datasets = {d["name"]: d for d in json.loads(path.read_text())["datasets"]}
+        with LocalViews(story.platform, story.prefix) as views:
+            volume = views.query(dataset_sql(datasets["scoring_volume"]))
+            logged = views.query(
+                "SELECT DATE(tpep_pickup_datetime) AS pickup_date, model_version, COUNT(*) AS trips"
+                f" FROM {INFERENCE_LOG_TABLE} GROUP BY 1, 2"
+            )
+        key = ["pickup_date", "model_version"]
+        assert volume[[*key, "trips"]].sort_values(key).values.tolist() == (
+            logged.sort_values(key).values.tolist()
+        )
+        assert int(volume["trips"].sum()) == story.rows(INFERENCE_LOG_TABLE)
+
     def test_the_drift_alert_fires_on_the_breach_and_clears_after_the_rollback(story, report):
         assert set(story.facts["alerts after drift"].values()) == {"TRIGGERED"}
         assert set(story.facts["alerts after rollback"].values()) == {"OK"}
         assert "TRIGGERED" not in {a.state for a in report[1].alerts}
         recorded = (story.platform.state / "alerts.jsonl").read_text().splitlines()
         assert len(recorded) >= 3 and '"TRIGGERED"' in recorded[0]
+
+
+if DASHBOARD and "streaming_inference_job" in JOBS:
+
+    def test_streamed_trips_are_in_the_scoring_volume_under_the_champion_of_their_run(story):
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        (dataset,) = [
+            d for d in json.loads(path.read_text())["datasets"] if d["name"] == "scoring_volume"
+        ]
+        with LocalViews(story.platform, story.prefix) as views:
+            volume = views.query(dataset_sql(dataset))
+        days = volume["pickup_date"].astype(str)
+        for (start, end, rows, _), step in zip(STREAMED, ("stream", "stream again"), strict=True):
+            window = volume[(days >= start) & (days <= end)]
+            assert int(window["trips"].sum()) == rows
+            assert set(window["model_version"]) == {story.facts[f"{step}: champion"]}
+
+
+if "approval_job" in JOBS:
+
+    def test_a_validated_version_waits_for_approval_then_is_promoted(story):
+        train = story.runs["train v1"]
+        assert succeeded(train)
+        assert train.value("deploy", "promoted") == "false"
+        assert story.facts["waiting v1"] == (None, "1")
+        assert "not promoted: " in story.output["train v1"]
+        assert "waits as @challenger for a person's approval" in story.output["train v1"]
+        approval = story.runs["approve v1"]
+        assert succeeded(approval)
+        assert approval.tasks["deploy"].state == SUCCESS
+        assert approval.value("deploy", "promoted") == "true"
+        assert story.facts["champion after v1"] == "1"
+        assert story.tags("1")[TAG_APPROVAL] == "approved"
+        assert story.tags("1")[TAG_APPROVAL_BY]  # the local user who ran the job
+
+    def test_a_rejected_version_is_never_promoted(story):
+        good = story.trained("good model")
+        assert story.runs["good model"].value("validate", "passed") == "true"
+        assert story.facts["waiting good"] == ("1", good)
+        rejection = story.runs["reject good"]
+        assert succeeded(rejection)
+        assert rejection.tasks["deploy"].state == EXCLUDED
+        assert story.facts["after rejection"] == ("1", None)
+        assert story.tags(good)[TAG_APPROVAL] == "rejected"
+        failure = story.runs["approve rejected"].root_failure()
+        assert failure.task_key == "decide" and failure.actionable
+        assert "already rejected" in failure.error
+        assert story.facts["champion after approving rejected"] == "1"
+        assert good not in (
+            story.facts["champion after retrain"],
+            story.facts["champion after rollback"],
+        )
+
+    def test_retraining_leaves_its_version_waiting_for_approval(story):
+        step = "monitor" if "monitoring_job" in JOBS else "better model"
+        result = story.runs[step]
+        assert succeeded(result)
+        trained = result.tasks["retrain"].child if step == "monitor" else result
+        assert trained.value("deploy", "promoted") == "false"
+        assert "not promoted: " in story.output[step]
+        new = str(trained.value("train", "model_version"))
+        assert story.facts["waiting retrained"] == ("1", new)
+        assert succeeded(story.runs["approve retrained"])
+        assert story.facts["champion after retrain"] == new
+
+
+if "streaming_inference_job" in JOBS:
+
+    def test_streaming_scores_every_trip_exactly_once_with_the_champion_of_each_run(story):
+        first, second = story.runs["stream"], story.runs["stream again"]
+        assert succeeded(first) and succeeded(second)
+        # The first run reads the whole table (the stream's initial snapshot), the second only
+        # the trips appended since.
+        assert first.value("score_stream", "input_rows") == story.facts["stream: source rows"]
+        assert second.value("score_stream", "input_rows") == STREAMED[1][2]
+        log = story.platform.read_table(f"{story.prefix}.{INFERENCE_LOG_TABLE}")
+        keys = log.select(*KEY_COLUMNS)
+        assert keys.count() == keys.distinct().count()
+        trips = load_trips(story.platform, story.input_table).select(*KEY_COLUMNS).distinct()
+        assert trips.subtract(keys).count() == 0 and keys.subtract(trips).count() == 0
+        for (start, end, _, _), step in zip(STREAMED, ("stream", "stream again"), strict=True):
+            versions = {
+                row.model_version
+                for row in log.where(f"tpep_pickup_datetime BETWEEN '{start}' AND '{end} 23:59:59'")
+                .select("model_version")
+                .distinct()
+                .collect()
+            }
+            assert versions == {story.facts[f"{step}: champion"]}
+        assert story.facts["stream: champion"] != story.facts["stream again: champion"] == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, what: str, server: subprocess.Popen, log: Path, seconds: float = 240):
+    """Poll ``condition`` until it returns something, the server exits, or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        assert server.poll() is None, f"serve exited ({server.returncode}):\n{log.read_text()}"
+        time.sleep(0.5)
+    raise AssertionError(f"no {what} after {seconds}s:\n{log.read_text()}")
+
+
+def printed_request(log: Path) -> dict[str, Any] | None:
+    """The JSON body of the curl example that ``serve`` prints."""
+    for line in log.read_text().splitlines():
+        if line.startswith("curl ") and " -d '" in line:
+            return json.loads(line.split(" -d '", 1)[1].rstrip("'"))
+    return None
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def live_processes(group: int) -> list[int]:
+    """Processes of a process group that still run (zombies waiting to be reaped excluded)."""
+    if not Path("/proc").is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return []
+        return [group]
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the scoring server and everything it started (it runs in its own process group):
+    SIGTERM, up to 30 s for the group to exit, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, sig)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=0.5)
+            if server.returncode is not None and not live_processes(server.pid):
+                return
+
+
+def test_the_served_champion_answers_as_batch_scoring_did(story, tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "LOCAL_STATE_DIR": str(story.platform.state),
+        "PYTHONPATH": os.pathsep.join([str(story.root / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)],
+            cwd=story.root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        body = wait_for(lambda: printed_request(log), "example request", server, log)
+        wait_for(lambda: answers(port), "answer on /ping", server, log)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    finally:
+        stop(server)
+    leaked = live_processes(server.pid)
+    assert leaked == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in leaked]
+
+    champion = story.alias(CHAMPION)
+    assert f"(v{champion}) at http://127.0.0.1:{port}" in log.read_text()
+    assert body["dataframe_split"]["columns"] == FEATURE_COLUMNS
+    logged = (
+        story.platform.read_table(f"{story.prefix}.{INFERENCE_LOG_TABLE}")
+        .where(f"model_version = '{champion}'")
+        .select(*FEATURE_COLUMNS, PREDICTION)
+        .toPandas()
+    )
+    batch = []
+    for row in body["dataframe_split"]["data"]:
+        same = np.isclose(logged[FEATURE_COLUMNS].to_numpy(), np.asarray(row)).all(axis=1)
+        assert same.any(), f"{row} is not a row the champion scored"
+        batch.append(logged.loc[same, PREDICTION].iloc[0])
+    assert len(served) == len(batch) > 0
+    np.testing.assert_allclose(served, batch, rtol=1e-6, atol=1e-6)

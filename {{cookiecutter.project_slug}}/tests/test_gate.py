@@ -9,6 +9,7 @@ from mlflow.models.evaluation.validation import (
     ModelValidationFailedException,
     validate_evaluation_results,
 )
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from {{ cookiecutter.package_name }}.validation.gate import (
     MAE,
@@ -21,6 +22,7 @@ from {{ cookiecutter.package_name }}.validation.gate import (
     check_improvement,
     check_metrics,
     check_smoke,
+    evaluation_metrics,
     gate_passed,
     parse_mode,
     parse_share,
@@ -107,6 +109,16 @@ def test_absolute_decisions_agree_with_mlflow_validate_evaluation_results():
             candidate = {RMSE: rng.uniform(1, 4), MAE: rng.uniform(0.5, 6), R2: rng.uniform(0.4, 1)}
             ours = gate_passed(check_metrics(thresholds, candidate))
             assert ours is _mlflow_passes(thresholds, candidate), candidate
+
+
+def test_evaluation_metrics_match_scikit_learn():
+    rng = np.random.default_rng(3)
+    actual = rng.normal(12, 4, 500)
+    predicted = actual + rng.normal(0.3, 1.5, 500)
+    metrics = evaluation_metrics(actual, predicted)
+    assert metrics[RMSE] == pytest.approx(np.sqrt(mean_squared_error(actual, predicted)))
+    assert metrics[MAE] == pytest.approx(mean_absolute_error(actual, predicted))
+    assert metrics[R2] == pytest.approx(r2_score(actual, predicted))
 
 
 def test_min_absolute_change_is_supported():

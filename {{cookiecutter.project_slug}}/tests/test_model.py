@@ -41,7 +41,7 @@ def test_time_split_holds_out_the_latest_rows(frame):
 
 def test_model_learns_handles_missing_values_and_ignores_extra_columns(frame):
     train, heldout = time_split(frame, "ts", 0.25)
-    model = build_model(["x", "maybe"], {"max_iter": 50})
+    model = build_model(["x", "maybe"])
     model.fit(train, train["y"])
     predicted = model.predict(heldout)  # extra columns (ts, noise_col, y) are dropped by the model
     metrics = regression_metrics(heldout["y"], predicted)

@@ -17,6 +17,7 @@ from databricks.feature_engineering import FeatureEngineeringClient, FeatureLook
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound, OperationFailed
 from databricks.sdk.service._internal import Wait
+from databricks.sdk.service.jobs import JobsAPI, Run
 from databricks.sdk.service.serving import (
     ServedEntityInput,
     ServingEndpointAccessControlRequest,
@@ -28,9 +29,10 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.catalog import Catalog
+from pyspark.sql.streaming import DataStreamReader, DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType
 
-from {{ cookiecutter.package_name }}.errors import MissingInputError
+from {{ cookiecutter.package_name }}.errors import ActionableError, MissingInputError
 from {{ cookiecutter.package_name }}.platform import FeatureLookupSpec, get_platform
 from {{ cookiecutter.package_name }}.platform import databricks as dbx
 from {{ cookiecutter.package_name }}.platform.base import ServingEndpointError, ServingSpec
@@ -64,6 +66,7 @@ def _df():
 def clients():
     workspace = mock.create_autospec(WorkspaceClient, instance=True)
     workspace.serving_endpoints = mock.create_autospec(ServingEndpointsAPI, instance=True)
+    workspace.jobs = mock.create_autospec(JobsAPI, instance=True)
     spark = mock.create_autospec(SparkSession, instance=True)
     spark.catalog = mock.create_autospec(Catalog, instance=True)
     spark.read = mock.create_autospec(DataFrameReader, instance=True)
@@ -437,3 +440,103 @@ def test_score_batch_of_a_plain_model_uses_a_spark_udf_on_the_signature_columns(
     df.withColumn.assert_called_once_with("prediction", spark_udf.return_value.return_value)
     assert out is df.withColumn.return_value
     clients.fe.score_batch.assert_not_called()
+
+
+def test_serving_endpoint_created_but_never_ready_names_the_timeout(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.side_effect = NotFound("no endpoint")
+    api.create.return_value = _waiter(error=TimeoutError("timed out after 0:30:00"))
+    with pytest.raises(ServingEndpointError, match=r"within 30 minutes \(TimeoutError") as error:
+        platform.deploy_serving_endpoint(SPEC)
+    assert isinstance(error.value, ActionableError)  # one line, no traceback, exit code 2
+    assert "champion alias did not move" in str(error.value)
+    api.update_permissions.assert_not_called()
+
+
+def test_a_pending_update_that_never_ends_is_the_same_clear_error(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.return_value = ServingEndpointDetailed(name="fare-endpoint", id="e1")
+    api.wait_get_serving_endpoint_not_updating.side_effect = TimeoutError("still updating")
+    with pytest.raises(ServingEndpointError, match="did not become ready"):
+        platform.deploy_serving_endpoint(SPEC)
+    api.update_config.assert_not_called()
+
+
+def _stream_mocks(clients):
+    """spark.readStream -> a streaming DataFrame -> its writeStream chain -> a query."""
+    reader = mock.create_autospec(DataStreamReader, instance=True)
+    clients.spark.readStream = reader
+    stream = _df()
+    stream.writeStream = mock.create_autospec(DataStreamWriter, instance=True)
+    writer = stream.writeStream
+    for method in (writer.foreachBatch, writer.option, writer.trigger):
+        method.return_value = writer
+    query = mock.create_autospec(StreamingQuery, instance=True)
+    query.recentProgress = [
+        {"batchId": 0, "numInputRows": 120},
+        {"batchId": 1, "numInputRows": 30},
+        {"batchId": 1, "numInputRows": 30},  # the same batch reported twice
+        {"batchId": 2, "numInputRows": 0},  # idle
+    ]
+    writer.start.return_value = query
+    reader.table.return_value = stream
+    reader.format.return_value = reader
+    reader.load.return_value = stream
+    return reader, writer, query
+
+
+def test_run_stream_reads_the_table_available_now_through_foreach_batch(platform, clients):
+    reader, writer, query = _stream_mocks(clients)
+    clients.spark.catalog.tableExists.return_value = True
+
+    def process(df, batch_id):
+        raise AssertionError("Spark calls it, not the platform")
+
+    progress = platform.run_stream("dev.s.trips", "/Volumes/dev/s/checkpoints/x", process)
+
+    reader.table.assert_called_once_with("dev.s.trips")
+    writer.foreachBatch.assert_called_once_with(process)
+    writer.option.assert_called_once_with("checkpointLocation", "/Volumes/dev/s/checkpoints/x")
+    writer.trigger.assert_called_once_with(availableNow=True)
+    writer.start.assert_called_once_with()
+    query.awaitTermination.assert_called_once_with()
+    assert (progress.batches, progress.input_rows) == (2, 150)
+
+
+def test_run_stream_of_a_delta_folder_and_of_a_missing_table(platform, clients):
+    reader, _, _ = _stream_mocks(clients)
+    platform.run_stream("/Volumes/dev/raw/trips", "/Volumes/dev/s/checkpoints/x", print)
+    reader.format.assert_called_once_with("delta")
+    reader.load.assert_called_once_with("/Volumes/dev/raw/trips")
+    clients.spark.catalog.tableExists.return_value = False
+    with pytest.raises(MissingInputError, match="input_table"):
+        platform.run_stream("dev.s.missing", "/Volumes/dev/s/checkpoints/x", print)
+    reader.table.assert_not_called()
+
+
+def test_append_new_is_an_insert_only_merge_on_the_keys(platform, clients):
+    clients.spark.catalog.tableExists.return_value = True
+    df = _df()
+    deduplicated = _df()
+    df.dropDuplicates.return_value = deduplicated
+
+    platform.append_new(df, "dev.s.inference_log", ["pickup_zip", "tpep_pickup_datetime"])
+
+    df.dropDuplicates.assert_called_once_with(["pickup_zip", "tpep_pickup_datetime"])
+    ((sql,), _) = clients.spark.sql.call_args
+    assert sql.startswith("MERGE WITH SCHEMA EVOLUTION INTO `dev`.`s`.`inference_log` AS t")
+    assert "t.`pickup_zip` <=> s.`pickup_zip` AND" in sql
+    assert sql.endswith("WHEN NOT MATCHED THEN INSERT *")
+    assert "WHEN MATCHED" not in sql
+    clients.spark.catalog.dropTempView.assert_called_once()
+
+
+def test_triggered_by_is_the_creator_of_the_job_run(platform, clients):
+    clients.workspace.jobs.get_run.return_value = Run(run_id=77, creator_user_name="jane@x.com")
+    assert platform.triggered_by("77") == "jane@x.com"
+    clients.workspace.jobs.get_run.assert_called_once_with(77)
+    clients.workspace.jobs.get_run.return_value = Run(run_id=78)
+    with pytest.raises(ActionableError, match="names no creator for run 78"):
+        platform.triggered_by("78")
+    with pytest.raises(ActionableError, match="not a job run ID"):
+        platform.triggered_by("")

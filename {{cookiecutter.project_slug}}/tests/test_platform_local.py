@@ -21,6 +21,7 @@ from {{ cookiecutter.package_name }}.platform import (
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
 from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
+from {{ cookiecutter.package_name }}_local.streaming import StreamSourceError
 
 TABLE = "dev.sales.orders"
 
@@ -112,6 +113,92 @@ def test_read_source_generates_the_sample_once_for_a_table_or_a_path(local_platf
     assert (local_platform.state / "datasets" / "landing" / "trips" / "_delta_log").is_dir()
     with pytest.raises(ValueError, match=r"invalid input '/\.\./etc'"):
         local_platform.read_source("/../etc")
+
+
+def test_append_new_inserts_only_rows_with_new_keys(local_platform, spark):
+    local_platform.append_new(_rows(spark, [(1, "a", 1.0), (2, "b", 2.0)]), TABLE, ["id"])
+    local_platform.append_new(_rows(spark, [(2, "B", 20.0), (3, "c", 3.0)]), TABLE, ["id"])
+    expected = [(1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0)]
+    assert _sorted(local_platform.read_table(TABLE)) == expected
+
+
+SOURCE = "/landing/orders"
+CHECKPOINT = "/Volumes/dev/sales/checkpoints/orders"
+
+
+def _append(local_platform, ids, mode="append"):
+    rows = pd.DataFrame({"id": ids, "name": [f"n{i}" for i in ids], "amount": [1.0] * len(ids)})
+    local_platform.write_source(SOURCE, rows, mode)
+
+
+class Recorder:
+    """A foreachBatch function that records (batch id, ids) and can fail once."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.batches: list[tuple[int, list[int]]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, df, batch_id):
+        if batch_id == self.fail_on:
+            self.fail_on = None
+            raise RuntimeError("lost the executor")
+        self.batches.append((batch_id, sorted(r.id for r in df.collect())))
+
+
+def test_stream_takes_the_snapshot_then_one_batch_per_appended_version(local_platform):
+    _append(local_platform, [1, 2], "overwrite")
+    _append(local_platform, [3])
+    first = Recorder()
+    progress = local_platform.run_stream(SOURCE, CHECKPOINT, first)
+    assert first.batches == [(0, [1, 2, 3])]
+    assert (progress.batches, progress.input_rows) == (1, 3)
+    assert local_platform.run_stream(SOURCE, CHECKPOINT, first).batches == 0  # nothing new
+
+    _append(local_platform, [4])
+    _append(local_platform, [5, 6])
+    second = Recorder()
+    progress = local_platform.run_stream(SOURCE, CHECKPOINT, second)
+    assert second.batches == [(1, [4]), (2, [5, 6])]
+    assert (progress.batches, progress.input_rows) == (2, 3)
+    offsets = local_platform.state / "volumes" / "dev" / "sales" / "checkpoints" / "orders"
+    assert json.loads((offsets / "offsets.json").read_text())["batch_id"] == 2
+
+
+def test_a_failed_batch_is_given_again_on_the_next_run(local_platform):
+    _append(local_platform, [1], "overwrite")
+    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+    _append(local_platform, [2])
+    _append(local_platform, [3])
+    failing = Recorder(fail_on=2)
+    with pytest.raises(RuntimeError, match="lost the executor"):
+        local_platform.run_stream(SOURCE, CHECKPOINT, failing)
+    assert failing.batches == [(1, [2])]  # batch 1 was committed before batch 2 failed
+    local_platform.run_stream(SOURCE, CHECKPOINT, failing)
+    assert failing.batches == [(1, [2]), (2, [3])]
+
+
+def test_a_stream_stops_on_a_rewritten_source_or_a_foreign_checkpoint(local_platform):
+    _append(local_platform, [1], "overwrite")
+    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+    _append(local_platform, [7], "overwrite")
+    with pytest.raises(StreamSourceError, match="removed or rewrote data"):
+        local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+    local_platform.write_source("/landing/other", pd.DataFrame({"id": [1]}), "overwrite")
+    with pytest.raises(StreamSourceError, match="belongs to the stream of"):
+        local_platform.run_stream("/landing/other", CHECKPOINT, Recorder())
+
+
+def test_workspace_paths_map_into_the_state_folder(local_platform):
+    state = local_platform.state
+    assert local_platform.file_path("/Volumes/c/s/v/x") == state / "volumes" / "c" / "s" / "v" / "x"
+    assert local_platform.file_path("dbfs:/tmp/ck") == state / "files" / "tmp" / "ck"
+    with pytest.raises(ValueError, match="invalid path"):
+        local_platform.file_path("/Volumes/../x")
+
+
+def test_the_local_user_starts_local_runs(local_platform, monkeypatch):
+    monkeypatch.setenv("DATABRICKS_USER", "jane@example.com")
+    assert local_platform.triggered_by("7") == "jane@example.com"
 
 
 FEATURES = "dev.sales.zip_features"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from {{ cookiecutter.package_name }}_local.cli import main
-from {{ cookiecutter.package_name }}_local.runner import RunnerError, run_job
+from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunnerError, load_bundle, run_job
 from {{ cookiecutter.package_name }}_local.runner.engine import notebook_cells, task_order
 
 from .bundles import RECORD, notebook_task, ref, write_bundle
@@ -291,3 +291,34 @@ display(figure)
     (tmp_path / "plain.py").write_text("print(1)\n")
     with pytest.raises(RunnerError, match="not a Databricks notebook"):
         notebook_cells(tmp_path / "plain.py")
+
+
+def test_a_long_task_prints_a_heartbeat(tmp_path, spark):
+    root = write_bundle(
+        tmp_path,
+        {"j": {"tasks": [notebook_task("slow", "nb")]}},
+        {"nb": "import time\ntime.sleep(0.5)\n"},
+    )
+    lines: list[str] = []
+    bundle = load_bundle(root)
+    result = JobRunner(bundle, out=lines.append, spark=spark, heartbeat_seconds=0.1).run("j")
+    assert result.success
+    beats = [line for line in lines if "slow still running" in line]
+    assert 2 <= len(beats) <= 6, lines
+
+
+def test_the_cli_keeps_library_chatter_out_of_the_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    database = tmp_path / "chatty" / "mlflow.db"
+    database.parent.mkdir()
+    migrate = (  # creating an MLflow store logs its migrations at INFO
+        "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore\n"
+        f"SqlAlchemyStore('sqlite:///{database}', '{database.parent}')\n"
+    )
+    root = write_bundle(
+        tmp_path / "p", {"j": {"tasks": [notebook_task("a", "nb")]}}, {"nb": migrate}
+    )
+    assert main(["--project-dir", str(root), "run", "j"]) == 0
+    captured = capsys.readouterr()
+    assert database.is_file()
+    assert "INFO" not in captured.out + captured.err

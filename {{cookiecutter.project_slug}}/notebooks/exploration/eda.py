@@ -21,7 +21,7 @@ dbutils.library.restartPython()
 
 from {{ cookiecutter.package_name }}.data import profile
 from {{ cookiecutter.package_name }}.features.contract import RAW_TRIPS_CONTRACT
-from {{ cookiecutter.package_name }}.names import LABEL, TRIP_FEATURES
+from {{ cookiecutter.package_name }}.names import LABEL, PICKUP_TS, TRIP_FEATURES
 from {{ cookiecutter.package_name }}.platform import get_platform
 
 platform = get_platform(spark, dbutils)
@@ -51,9 +51,10 @@ display(contract)
 # COMMAND ----------
 
 trips = profile.with_trip_duration(raw)
+# Customize: the numeric columns whose distributions to plot (docs/customize.md).
 numeric = ["trip_distance", "trip_duration_min", LABEL]
-sample = profile.sample_frame(trips, [*numeric, "tpep_pickup_datetime"])
-sample["pickup_hour"] = sample["tpep_pickup_datetime"].dt.hour
+sample = profile.sample_frame(trips, [*numeric, PICKUP_TS])
+sample["pickup_hour"] = sample[PICKUP_TS].dt.hour
 display(sample[numeric].describe())
 display(profile.distribution_figure(sample, [*numeric, "pickup_hour"]))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Raw trips
+# Raw trips.
+# Customize: your source's timestamps, keys and label (docs/customize.md).
 PICKUP_TS = "tpep_pickup_datetime"
 DROPOFF_TS = "tpep_dropoff_datetime"
 PICKUP_ZIP = "pickup_zip"
@@ -10,11 +11,14 @@ DROPOFF_ZIP = "dropoff_zip"
 LABEL = "fare_amount"
 KEY_COLUMNS = [PICKUP_ZIP, DROPOFF_ZIP, PICKUP_TS, DROPOFF_TS]
 
-# Model features: computed from the trip itself, then looked up per pickup and dropoff zip
+# Model features: computed from the trip itself, then looked up per pickup and dropoff zip.
+# Customize: FEATURE_COLUMNS is what training, scoring and monitoring use; drop a name to drop it.
 TRIP_FEATURES = ["trip_distance", "trip_duration_min", "pickup_hour", "pickup_weekday"]
 PICKUP_FEATURES = ["pickup_trip_count", "pickup_mean_fare", "pickup_mean_distance"]
 DROPOFF_FEATURES = ["dropoff_trip_count", "dropoff_mean_fare"]
 FEATURE_COLUMNS = [*TRIP_FEATURES, *PICKUP_FEATURES, *DROPOFF_FEATURES]
+# Features whose values are categories (drift is judged per category, not on a continuous scale)
+CATEGORICAL_FEATURES = ["pickup_hour", "pickup_weekday"]
 PREDICTION = "prediction"
 
 # Feature tables: primary key + timestamp key (end of the aggregation window)
@@ -64,3 +68,12 @@ TAG_CHAMPION_SINCE = "champion_since"  # ISO time the version last became champi
 TAG_ROLLED_BACK = "rolled_back"
 TAG_ROLLBACK_REASON = "rollback_reason"
 TAG_ROLLBACK_BY = "rollback_by"
+
+# Model version tags of a person's decision (approval_job, when approval is required)
+TAG_APPROVAL = "approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+TAG_APPROVAL_BY = "approval_by"
+TAG_APPROVAL_REASON = "approval_reason"
+TAG_APPROVAL_AT = "approval_at"
+TAG_APPROVAL_RUN_ID = "approval_run_id"

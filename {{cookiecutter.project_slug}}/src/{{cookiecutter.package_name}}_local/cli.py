@@ -1,5 +1,5 @@
-"""Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``, ``demo``,
-``report``.
+"""Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
+``approve``, ``reject``, ``serve``, ``demo``, ``report``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -14,15 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from .platform import (
-    find_project_root,
-    generate_sample,
-    local_source_path,
-    state_dir,
-    write_local_source,
-)
+from .quiet import limit_native_threads, quiet_libraries, start_warmup
 from .runner import RunnerError, load_bundle, run_job
 from .runner.results import RunResult
+from .state import find_project_root, local_source_path, state_dir
 
 
 class UsageError(RunnerError):
@@ -79,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("rollback", help="run rollback_job (champion <- previous champion)")
     )
     rollback.add_argument("--reason", required=True, help="why (recorded on the model version)")
+    for verb, what in (("approve", "approve the waiting challenger (it becomes champion)"),
+                       ("reject", "reject a model version (it is never promoted)")):  # fmt: skip
+        decision = with_target(sub.add_parser(verb, help=f"run approval_job: {what}"))
+        decision.add_argument("version", help="the model version number")
+        decision.add_argument("--reason", required=True, help="why (recorded on the version)")
+    serve = with_target(
+        sub.add_parser("serve", help="serve @champion with MLflow's scoring server on loopback")
+    )
+    serve.add_argument("--port", type=_port, default=5000, help="port (default: 5000)")
     demo = with_target(
         sub.add_parser(
             "demo",
@@ -107,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     root = (args.project_dir or find_project_root()).resolve()
     # Notebooks build their own LocalPlatform: make them use this project's state.
     os.environ["LOCAL_STATE_DIR"] = str(state_dir(root))
+    limit_native_threads()
+    quiet_libraries()
+    if args.command in ("run", "rollback", "demo"):
+        start_warmup()
     try:
         variables = _pairs(args.var, "var")
         if args.command == "jobs":
@@ -119,9 +127,14 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(root, args.target, variables, reset=not args.keep_state)
         if args.command == "report":
             return _report(root, args.target, variables, args.output)
+        if args.command == "serve":
+            return _serve(root, args, variables)
         if args.command == "rollback":
             job_key = "rollback_job"
             params = {"reason": args.reason, "requested_by": getpass.getuser()}
+        elif args.command in ("approve", "reject"):
+            job_key = _approval_job(root, args.target, variables)
+            params = {"version": args.version, "decision": args.command, "reason": args.reason}
         else:
             job_key = args.job_key
             params = _pairs(args.param, "param")
@@ -130,6 +143,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return _exit_code(job_key, result)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return port
+
+
+APPROVAL_JOB = "approval_job"
+
+
+def _approval_job(root: Path, target: str | None, variables: dict[str, str]) -> str:
+    if APPROVAL_JOB not in load_bundle(root, target, variables).job_keys:
+        raise UsageError(
+            f"this bundle has no {APPROVAL_JOB}: promotion needs no approval here (the project "
+            "was generated with model_approval=no)"
+        )
+    return APPROVAL_JOB
+
+
+def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
+    from .demo import deployed_names
+    from .serve import serve
+
+    prefix, model_name = deployed_names(load_bundle(root, args.target, variables))
+    return serve(state_dir(root), prefix, model_name, args.port)
 
 
 def _exit_code(job_key: str, result: RunResult) -> int:
@@ -163,6 +206,7 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     if not source:
         raise UsageError("the bundle has no input_table variable")
     from . import sample
+    from .platform import generate_sample, write_local_source
 
     start = args.start or (sample.DRIFT_START if args.drift else sample.DEFAULT_START)
     end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)

@@ -99,6 +99,28 @@ class DeltaStore:
             .execute()
         )
 
+    def insert_new_at(self, path: Path, data: pa.Table, keys: Sequence[str]) -> None:
+        """Insert the rows whose ``keys`` are not in the table yet (an insert-only merge)."""
+        if not keys:
+            raise ValueError("an insert-only merge needs at least one key column")
+        data = _dedupe_last(normalize_arrow(data), keys)
+        if not self.exists_at(path):
+            self.write_at(path, data, "overwrite")
+            return
+        predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        (
+            DeltaTable(str(path))
+            .merge(
+                source=data,
+                predicate=predicate,
+                source_alias="s",
+                target_alias="t",
+                merge_schema=True,
+            )
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
     # --- feature-table metadata (the keys Databricks keeps in Unity Catalog) -----------------
     def meta_path(self, name: str) -> Path:
         path = self.path(name)

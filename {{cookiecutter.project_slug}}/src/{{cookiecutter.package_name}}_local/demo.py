@@ -6,17 +6,19 @@ import time
 from pathlib import Path
 
 from . import sample
-from .platform import LocalPlatform, generate_sample, reset_state, state_dir, write_local_source
+from .platform import LocalPlatform, generate_sample, write_local_source
 from .runner.bundle import Bundle, load_bundle
 from .runner.engine import JobRunner
 from .runner.errors import RunnerError
 from .runner.results import RunResult
+from .state import reset_state, state_dir
 from .summary import print_summary
 
 TRAIN_WINDOW = ("2016-01-01", "2016-02-14")
 SCORE_WINDOW = ("2016-02-15", "2016-02-29")
 DRIFT_WINDOW = (sample.DRIFT_START, sample.DRIFT_END)
 MONITORING = "6. monitoring (retrains on drift)"
+APPROVAL_JOB = "approval_job"
 
 
 class DemoError(RunnerError):
@@ -74,7 +76,9 @@ def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResul
     results: dict[str, RunResult] = {}
     _run(runner, "feature_refresh_job", {}, results, "1. refresh features")
     _run(runner, "training_job", _window(TRAIN_WINDOW), results, "2. train -> validate -> deploy")
+    approve_trained(runner, results, "2. train -> validate -> deploy", "2b. approve it")
     _run(runner, "batch_inference_job", _window(SCORE_WINDOW), results, "3. batch inference")
+    _run(runner, "streaming_inference_job", {}, results, "3b. streaming inference (new trips)")
     print(f"\n--- 4. append a drifted batch {DRIFT_WINDOW[0]} .. {DRIFT_WINDOW[1]}")
     drifted = generate_sample(*DRIFT_WINDOW, sample.DRIFT_ROWS, sample.DEFAULT_SEED + 1, drift=True)
     print(f"appended {len(drifted)} trips to {write_local_source(state, input_table, drifted)}")
@@ -96,7 +100,25 @@ def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResul
     retrain = results[MONITORING].tasks.get("retrain") if MONITORING in results else None
     if retrain is not None and retrain.child is None:
         raise DemoError("the drifted batch did not trigger monitoring_job's 'retrain' task")
+    if retrain is not None and retrain.child.value("deploy", "promoted") == "false":
+        version = retrain.child.value("train", "model_version")
+        print(
+            f"\nthe retrained v{version} waits as challenger for a person's approval: "
+            f"python -m {__package__.removesuffix('_local')} approve {version} --reason '...' "
+            "(or reject)"
+        )
     return results
+
+
+def approve_trained(
+    runner: JobRunner, results: dict[str, RunResult], trained: str, label: str
+) -> None:
+    """Where promotion needs a person's approval, give it (the demo plays the reviewer)."""
+    if APPROVAL_JOB not in runner.bundle.job_keys or trained not in results:
+        return
+    version = results[trained].value("train", "model_version")
+    params = {"version": str(version), "decision": "approve", "reason": "demo: metrics reviewed"}
+    _run(runner, APPROVAL_JOB, params, results, label)
 
 
 def deployed_names(bundle: Bundle) -> tuple[str, str]:

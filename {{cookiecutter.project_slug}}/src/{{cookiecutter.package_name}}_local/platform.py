@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict
@@ -22,18 +22,34 @@ import pyarrow as pa
 from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.platform.base import (
+    BatchFunction,
     FeatureLookupSpec,
     Platform,
     RegisteredVersion,
     ServingSpec,
+    StreamProgress,
     TrainingSetHandle,
     feature_table_keys,
-    is_table_name,
 )
 
 from .delta_store import DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
-from .runner.errors import RunnerError
+from .runner.bundle import current_user
+from .state import find_project_root, local_source_path, prepare_state, state_dir
+from .streaming import LocalDeltaStream
+
+__all__ = [
+    "LocalPlatform",
+    "configure_local_mlflow",
+    "empty_mlflow_db",
+    "find_project_root",
+    "generate_sample",
+    "local_file_path",
+    "local_source_path",
+    "prepare_state",
+    "state_dir",
+    "write_local_source",
+]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,63 +60,12 @@ log = logging.getLogger(__name__)
 FEATURE_LOOKUPS_KEY = "feature_lookups"
 
 
-def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder holding ``databricks.yml`` above this package (or the cwd)."""
-    for candidate in [
-        Path(start or __file__).resolve(),
-        *Path(start or __file__).resolve().parents,
-    ]:
-        if (candidate / "databricks.yml").is_file():
-            return candidate
-    for candidate in [Path.cwd(), *Path.cwd().parents]:
-        if (candidate / "databricks.yml").is_file():
-            return candidate
-    return Path.cwd()
-
-
-def state_dir(root: Path | None = None) -> Path:
-    """``$LOCAL_STATE_DIR`` or ``<project root>/.local``."""
-    configured = os.environ.get("LOCAL_STATE_DIR")
-    return Path(configured).resolve() if configured else (root or find_project_root()) / ".local"
-
-
-STATE_MARKER = ".local-twin-state"
-
-
-class StateDirError(RunnerError):
-    """The state folder holds files the local twin did not create."""
-
-
-def prepare_state(state: Path) -> Path:
-    """Create the state folder and mark it as the local twin's (only marked folders are reset)."""
-    state.mkdir(parents=True, exist_ok=True)
-    marker = state / STATE_MARKER
-    if not marker.exists():
-        marker.write_text("Local state of the bundle's local twin: tables, MLflow store.\n")
-    return state
-
-
-def reset_state(state: Path) -> bool:
-    """Delete ``state`` if the local twin created it; refuse a folder it did not create."""
-    if not state.exists():
-        return False
-    if not (state / STATE_MARKER).is_file():
-        if any(state.iterdir()):
-            raise StateDirError(
-                f"{state} was not created by the local twin (no {STATE_MARKER}): refusing to "
-                "delete it; remove it yourself or point LOCAL_STATE_DIR elsewhere"
-            )
-        return False
-    shutil.rmtree(state)
-    return True
-
-
 def configure_local_mlflow(state: Path) -> str:
     """Point MLflow tracking and registry at ``<state>/mlflow.db``; return the URI."""
     prepare_state(state)
     database = state / "mlflow.db"
     if not database.exists():
-        shutil.copyfile(_empty_mlflow_db(), database)
+        shutil.copyfile(empty_mlflow_db(), database)
         # The Default experiment must keep its artifacts under this state folder.
         with closing(sqlite3.connect(database)) as conn, conn:
             location = (state / "mlartifacts").as_uri()
@@ -113,15 +78,24 @@ def configure_local_mlflow(state: Path) -> str:
     return uri
 
 
+_EMPTY_DB_LOCK = threading.Lock()
+
+
 @functools.cache
-def _empty_mlflow_db() -> Path:
-    """A freshly migrated MLflow database, made once per process (migrations take seconds)."""
+def _migrated_empty_db() -> Path:
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     folder = Path(tempfile.mkdtemp(prefix="mlflow-empty-"))
     store = SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri())
     store.engine.dispose()
     return folder / "mlflow.db"
+
+
+def empty_mlflow_db() -> Path:
+    """A freshly migrated MLflow database, made once per process (migrations take seconds; the
+    warm-up thread may be making it already)."""
+    with _EMPTY_DB_LOCK:
+        return _migrated_empty_db()
 
 
 class LocalPlatform(Platform):
@@ -165,16 +139,38 @@ class LocalPlatform(Platform):
     def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
         self.store.merge_at(self.store.path(name), df.toArrow(), list(keys))
 
+    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        self.store.insert_new_at(self.store.path(name), df.toArrow(), list(keys))
+
     def source_path(self, source: str) -> Path:
         """Where the raw input ``source`` (a table name or a path) lives locally."""
         return local_source_path(self.state, source)
 
-    def read_source(self, source: str) -> DataFrame:
+    def _existing_source(self, source: str) -> Path:
+        """The local folder of ``source``, filled with the seeded sample on first use."""
         target = self.source_path(source)
         if not self.store.exists_at(target):
             print(f"[local] no data for {source} yet: generating the seeded sample trips")
             self.write_source(source, generate_sample(), "overwrite")
-        return self._to_spark(self.store.read_at(target))
+        return target
+
+    def read_source(self, source: str) -> DataFrame:
+        return self._to_spark(self.store.read_at(self._existing_source(source)))
+
+    def file_path(self, path: str) -> Path:
+        """Where a workspace file path lives locally: ``/Volumes/<catalog>/<schema>/<volume>/..``
+        under ``<state>/volumes``, any other path under ``<state>/files``."""
+        return local_file_path(self.state, path)
+
+    def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
+        stream = LocalDeltaStream(self._existing_source(source), self.file_path(checkpoint))
+        batches = rows = 0
+        for batch in stream.pending():
+            process(self._to_spark(batch.rows), batch.batch_id)
+            stream.commit(batch.version, batch.batch_id)
+            batches += 1
+            rows += batch.rows.num_rows
+        return StreamProgress(batches, rows)
 
     def write_source(self, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
         """Write (or append) a pandas frame as the raw input ``source``; return its folder."""
@@ -304,6 +300,11 @@ class LocalPlatform(Platform):
             )
         mlflow.set_experiment(name)
 
+    def triggered_by(self, job_run_id: str) -> str:
+        """Locally, runs are started by the user of this machine (``DATABRICKS_USER`` or the
+        login name, as ``${workspace.current_user.userName}`` resolves)."""
+        return current_user()
+
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
         """No endpoint locally: record what it would serve in ``<state>/serving/<name>.json``."""
         target = self.state / "serving" / f"{spec.endpoint_name}.json"
@@ -315,15 +316,15 @@ class LocalPlatform(Platform):
         )
 
 
-def local_source_path(state: Path, source: str) -> Path:
-    """The local folder standing in for the raw input ``source``: a three-part table name maps
-    to its table under ``<state>/warehouse``, a path to a folder under ``<state>/datasets``."""
-    if is_table_name(source):
-        return DeltaStore(state / "warehouse").path(source)
-    relative = re.sub(r"^(dbfs:)?/+", "", source.strip())
-    if not relative or ".." in Path(relative).parts:
-        raise ValueError(f"invalid input {source!r}: expected catalog.schema.table or a path")
-    return state / "datasets" / relative
+def local_file_path(state: Path, path: str) -> Path:
+    """The local folder standing in for a workspace file path (see LocalPlatform.file_path)."""
+    relative = re.sub(r"^(dbfs:)?/+", "", path.strip())
+    parts = Path(relative).parts
+    if not relative or ".." in parts:
+        raise ValueError(f"invalid path {path!r}: expected an absolute workspace path")
+    if parts[0] == "Volumes":
+        return state.joinpath("volumes", *parts[1:])
+    return state.joinpath("files", *parts)
 
 
 def write_local_source(state: Path, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:

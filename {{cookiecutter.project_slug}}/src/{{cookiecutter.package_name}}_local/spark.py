@@ -6,6 +6,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +20,31 @@ def use_utc() -> None:
     os.environ["TZ"] = "UTC"
     if hasattr(time, "tzset"):
         time.tzset()
+
+
+def jvm_log_path() -> Path:
+    """Where the JVM's own output goes: ``<state>/logs/spark.log`` (or the temp folder)."""
+    state = os.environ.get("LOCAL_STATE_DIR")
+    folder = Path(state) / "logs" if state else Path(tempfile.gettempdir())
+    return folder / "spark.log" if state else folder / f"local-spark-{os.getpid()}.log"
+
+
+@contextmanager
+def jvm_output_to(path: Path) -> Iterator[None]:
+    """Start the JVM with its stdout and stderr in ``path``: the Spark and Java start-up
+    warnings (log4j, incubator modules, host name) stay out of the job output. Python's own
+    output is untouched once this returns; Spark errors still reach Python as exceptions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
+    with path.open("ab") as log:
+        for fd in (1, 2):
+            os.dup2(log.fileno(), fd)
+        try:
+            yield
+        finally:
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def get_spark() -> SparkSession:
@@ -32,7 +60,7 @@ def get_spark() -> SparkSession:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         return active
     warehouse = tempfile.mkdtemp(prefix="spark-warehouse-")
-    spark = (
+    builder = (
         SparkSession.builder.master("local[2]")
         .appName("local-bundle-runner")
         .config("spark.sql.shuffle.partitions", "4")
@@ -44,7 +72,11 @@ def get_spark() -> SparkSession:
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.warehouse.dir", warehouse)
-        .getOrCreate()
     )
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with jvm_output_to(jvm_log_path()):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from {{ cookiecutter.package_name }}.names import TAG_APPROVAL, TAG_APPROVAL_BY
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -57,6 +59,8 @@ def print_model_versions(platform: LocalPlatform, model_name: str) -> None:
             metrics = client.get_run(version.run_id).data.metrics
         chosen = {k: v for k, v in metrics.items() if k.startswith("heldout_")} or metrics
         shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(chosen.items())[:6])
+        decision = (version.tags or {}).get(TAG_APPROVAL)
+        shown += f" ({decision} by {version.tags.get(TAG_APPROVAL_BY, '?')})" if decision else ""
         print(f"  v{version.version} {sorted(aliases.get(str(version.version), []))} {shown}")
 
 

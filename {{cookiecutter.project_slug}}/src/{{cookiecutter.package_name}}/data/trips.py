@@ -11,13 +11,20 @@ from ..names import PICKUP_TS
 from ..platform.base import Platform
 
 
+def prepare_trips(raw: DataFrame) -> DataFrame:
+    """Raw trips contract-checked, cleaned, with trip features."""
+    check_contract(raw, RAW_TRIPS_CONTRACT, "raw trips")
+    return add_trip_features(clean_trips(raw))
+
+
 def load_trips(
     platform: Platform, input_table: str, start_date: str = "", end_date: str = ""
 ) -> DataFrame:
     """Raw trips picked up in the date range, contract-checked, cleaned, with trip features."""
-    raw = filter_dates(platform.read_source(input_table), PICKUP_TS, start_date, end_date)
-    check_contract(raw, RAW_TRIPS_CONTRACT, "raw trips")
-    return add_trip_features(clean_trips(raw))
+    # Customize: how the source is read (one table by default; a view or a join works too).
+    return prepare_trips(
+        filter_dates(platform.read_source(input_table), PICKUP_TS, start_date, end_date)
+    )
 
 
 def trip_history(

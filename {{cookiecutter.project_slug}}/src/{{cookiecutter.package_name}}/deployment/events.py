@@ -10,8 +10,16 @@ from datetime import UTC, datetime
 
 from pyspark.sql import types as T  # noqa: N812
 
-from ..names import CHAMPION, MODEL_EVENTS_TABLE
+from ..names import (
+    APPROVED,
+    CHAMPION,
+    MODEL_EVENTS_TABLE,
+    TAG_APPROVAL,
+    TAG_APPROVAL_BY,
+    TAG_APPROVAL_REASON,
+)
 from ..platform.base import Platform
+from ..registry import version_tags
 from .promote import AliasChange
 
 PROMOTED = "promoted"
@@ -69,3 +77,19 @@ def record_alias_change(
     frame = platform.spark.createDataFrame([row], EVENTS_SCHEMA)
     platform.write_table(frame, events_table(model_name), "append")
     return True
+
+
+def record_promotion(platform: Platform, model_name: str, change: AliasChange) -> bool:
+    """Append a promotion to ``model_events``: by the approver, with their reason, when a person
+    approved the version (approval_job); otherwise by the task's identity, for passing the gate."""
+    if not change.changed:
+        return False
+    tags = version_tags(platform.mlflow_client(), model_name, str(change.champion_version))
+    if tags.get(TAG_APPROVAL) == APPROVED:
+        actor = tags.get(TAG_APPROVAL_BY, "")
+        reason = f"approved: {tags.get(TAG_APPROVAL_REASON, '')}".rstrip(": ")
+    else:
+        actor, reason = "", "passed the validation gate"
+    return record_alias_change(
+        platform, model_name, change, event=PROMOTED, actor=actor, reason=reason
+    )

@@ -9,9 +9,14 @@ from datetime import UTC, datetime
 
 from ..errors import ActionableError
 from ..names import (
+    APPROVED,
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION,
+    REJECTED,
+    TAG_APPROVAL,
+    TAG_APPROVAL_BY,
+    TAG_APPROVAL_REASON,
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_BY,
     TAG_ROLLBACK_REASON,
@@ -31,12 +36,27 @@ class DeploymentError(ActionableError, RuntimeError):
 
 @dataclass(frozen=True)
 class AliasChange:
-    """Champion before and after a promotion or a rollback (``changed`` is False when the
-    version already was the champion)."""
+    """Champion before and after a promotion or a rollback.
 
-    champion_version: str
+    ``changed`` is false when no alias moved: the version already was the champion, or it waits.
+    ``promoted`` is false when the version waits as ``@challenger`` for a person's approval:
+    then ``champion_version`` is the unchanged champion (``None`` before the first one) and
+    ``note`` says what to do.
+    """
+
+    champion_version: str | None
     replaced_version: str | None
     changed: bool = True
+    promoted: bool = True
+    note: str = ""
+
+
+def parse_require_approval(value: str) -> bool:
+    """The ``require_approval`` parameter: ``"true"`` or ``"false"``."""
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise DeploymentError(f"require_approval must be 'true' or 'false', got {value!r}")
+    return text == "true"
 
 
 def _now() -> str:
@@ -51,12 +71,31 @@ def _serve(platform: Platform, serving: ServingSpec | None, model_name: str, ver
 
 
 def _require_passed(platform: Platform, model_name: str, version: str, action: str) -> None:
-    status = version_tags(platform.mlflow_client(), model_name, version).get(TAG_VALIDATION_STATUS)
+    """The version passed the gate and no one rejected it."""
+    tags = version_tags(platform.mlflow_client(), model_name, version)
+    status = tags.get(TAG_VALIDATION_STATUS)
     if status != VALIDATION_PASSED:
         raise DeploymentError(
             f"cannot {action} {model_name} v{version}: its validation_status is "
             f"{status or 'unset'}, not {VALIDATION_PASSED}"
         )
+    if tags.get(TAG_APPROVAL) == REJECTED:
+        raise DeploymentError(
+            f"cannot {action} {model_name} v{version}: {tags.get(TAG_APPROVAL_BY, 'someone')} "
+            f"rejected it ({tags.get(TAG_APPROVAL_REASON, 'no reason recorded')}), and a "
+            "rejected version is never promoted"
+        )
+
+
+def _awaiting_approval(model_name: str, version: str, champion: str | None) -> AliasChange:
+    current = f"v{champion}" if champion else "none yet"
+    note = (
+        f"not promoted: {model_name} v{version} passed validation and waits as @{CHALLENGER} "
+        f"for a person's approval (champion stays {current}); approve or reject it with "
+        f"approval_job (version={version}, decision=approve or reject, reason=...)"
+    )
+    log.info(note)
+    return AliasChange(champion, None, changed=False, promoted=False, note=note)
 
 
 def promote(
@@ -64,12 +103,17 @@ def promote(
     model_name: str,
     model_version: str = "",
     serving: ServingSpec | None = None,
+    *,
+    require_approval: bool = False,
 ) -> AliasChange:
     """Make ``@challenger`` the ``@champion``; the replaced champion becomes ``@previous_champion``.
 
     ``model_version`` (the version this job trained) must be the challenger and must have passed
-    the gate, so a version that did not pass validation is never promoted. Promoting the current
-    champion again is a no-op (the endpoint is still pointed at it).
+    the gate, so a version that did not pass validation is never promoted, and neither is a
+    rejected one. With ``require_approval`` the version must also carry ``approval=approved``
+    (set by approval_job); until then nothing moves and the result says it waits
+    (``promoted=False``). Promoting the current champion again is a no-op (the endpoint is still
+    pointed at it).
     """
     client = platform.mlflow_client()
     challenger = alias_version(client, model_name, CHALLENGER)
@@ -89,6 +133,8 @@ def promote(
             "only a version that passed validation can be promoted"
         )
     _require_passed(platform, model_name, target, "promote")
+    if require_approval and version_tags(client, model_name, target).get(TAG_APPROVAL) != APPROVED:
+        return _awaiting_approval(model_name, target, champion)
     # Serve first: if the endpoint does not become ready, the champion alias stays where it was.
     _serve(platform, serving, model_name, target)
     if champion is not None:

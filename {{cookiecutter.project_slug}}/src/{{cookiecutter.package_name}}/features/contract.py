@@ -127,6 +127,7 @@ def check_contract(
 
 # Raw trips: exact schema and timestamps; a small share of unpriceable rows is tolerated
 # (they are dropped by ``clean_trips``), more than that means the feed is broken.
+# Customize: one rule per source column that the jobs read (docs/customize.md).
 RAW_TRIPS_CONTRACT: tuple[ColumnRule, ...] = (
     ColumnRule(PICKUP_TS, TIMESTAMP),
     ColumnRule(DROPOFF_TS, TIMESTAMP),

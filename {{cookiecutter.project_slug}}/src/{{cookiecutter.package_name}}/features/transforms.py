@@ -17,6 +17,7 @@ from ..names import (
     PICKUP_ZIP,
 )
 
+# Customize: the windows of the per-zip aggregates (pickup_features, dropoff_features below).
 PICKUP_WINDOW = "4 hours"
 PICKUP_SLIDE = "1 hour"
 DROPOFF_WINDOW = "2 hours"
@@ -61,6 +62,7 @@ def filter_dates(df: DataFrame, column: str, start_date: str = "", end_date: str
     return df
 
 
+# Customize: which source rows are usable, and the features computed from a row itself.
 def clean_trips(trips: DataFrame) -> DataFrame:
     """Drop unpriceable trips: missing zips, non-positive or absurd fare, distance or duration."""
     duration = F.col(DROPOFF_TS).cast("long") - F.col(PICKUP_TS).cast("long")

@@ -56,6 +56,44 @@ def inference_log_frame(scored: DataFrame, model_version: str) -> DataFrame:
     )
 
 
+def score_into_log(
+    platform: Platform,
+    trips: DataFrame,
+    *,
+    model_name: str,
+    model_version: str,
+    input_table: str,
+    log_table: str,
+    start_date: str = "",
+    end_date: str = "",
+) -> int:
+    """Score the ``trips`` (cleaned, with trip features) that ``log_table`` does not hold yet
+    with ``model_version`` and add them to it; return how many were added.
+
+    A model packaged with feature lookups fetches its zip features itself; otherwise they are
+    aggregated from the raw history of ``input_table`` (``start_date`` .. ``end_date``, read
+    from a week earlier), as in training. Trips already in the log are left out before scoring,
+    and the write is an insert-only merge on the trip keys: a rerun, a replayed micro-batch or
+    another job scoring the same trips never adds a trip twice.
+    """
+    client = platform.mlflow_client()
+    if platform.table_exists(log_table):
+        scored_keys = platform.read_table(log_table).select(*KEY_COLUMNS)
+        trips = trips.join(scored_keys, on=KEY_COLUMNS, how="left_anti")
+    if feature_source(client, model_name, model_version) == FEATURE_SOURCE_STORE:
+        inputs = trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL)
+    else:
+        history = trip_history(platform, input_table, start_date, end_date)
+        inputs = join_features_inline(trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL), history)
+    scored = platform.score_batch(version_uri(model_name, model_version), inputs)
+    result = platform.cache(inference_log_frame(scored, model_version))
+    rows = result.count()
+    if rows:
+        platform.append_new(result, log_table, KEY_COLUMNS)
+    platform.uncache(result)
+    return rows
+
+
 def score_trips(
     platform: Platform,
     *,
@@ -69,34 +107,25 @@ def score_trips(
     """Score the trips picked up in ``start_date`` .. ``end_date`` with the current champion.
 
     Trips already in the inference log are skipped, so a scheduled run with an open window
-    scores only what is new, and a rerun of the same window appends nothing.
-
-    A model packaged with feature lookups fetches its zip features itself; otherwise they are
-    aggregated from the raw history as in training. The champion version is resolved once,
-    so every row of the batch is scored (and logged) with the same version.
+    scores only what is new, and a rerun of the same window appends nothing. The champion
+    version is resolved once, so every row of the batch is scored (and logged) with the same
+    version.
     """
-    client = platform.mlflow_client()
-    version = alias_version(client, model_name, CHAMPION)
+    version = alias_version(platform.mlflow_client(), model_name, CHAMPION)
     if version is None:
         log.warning(
             "%s has no @%s yet: nothing scored (run training_job first)", model_name, CHAMPION
         )
         return ScoringResult(0, None)
-    log_table = table(catalog, schema, INFERENCE_LOG_TABLE)
-    trips = load_trips(platform, input_table, start_date, end_date)
-    if platform.table_exists(log_table):
-        scored_keys = platform.read_table(log_table).select(*KEY_COLUMNS)
-        trips = trips.join(scored_keys, on=KEY_COLUMNS, how="left_anti")
-    if feature_source(client, model_name, version) == FEATURE_SOURCE_STORE:
-        inputs = trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL)
-    else:
-        history = trip_history(platform, input_table, start_date, end_date)
-        inputs = join_features_inline(trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL), history)
-    scored = platform.score_batch(version_uri(model_name, version), inputs)
-    result = platform.cache(inference_log_frame(scored, version))
-    rows = result.count()
-    if rows:
-        platform.write_table(result, log_table, mode="append")
-    platform.uncache(result)
+    rows = score_into_log(
+        platform,
+        load_trips(platform, input_table, start_date, end_date),
+        model_name=model_name,
+        model_version=version,
+        input_table=input_table,
+        log_table=table(catalog, schema, INFERENCE_LOG_TABLE),
+        start_date=start_date,
+        end_date=end_date,
+    )
     log.info("scored %d trips with %s v%s", rows, model_name, version)
     return ScoringResult(rows, version)

@@ -18,6 +18,13 @@ def split_points(quantiles: Sequence[float]) -> list[float]:
     return [-math.inf, *finite, math.inf]
 
 
+def category_splits(values: Sequence[float] | np.ndarray) -> list[float]:
+    """Bucketizer splits that give each distinct value its own bin (midpoints between values)."""
+    distinct = np.unique(np.asarray(values, dtype=float))
+    distinct = distinct[np.isfinite(distinct)]
+    return [-math.inf, *((distinct[1:] + distinct[:-1]) / 2).tolist(), math.inf]
+
+
 def proportions(counts: Sequence[float]) -> np.ndarray:
     """Counts as shares of their total (zeros when the total is zero)."""
     values = np.asarray(counts, dtype=float)

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
 from ..names import (
+    CATEGORICAL_FEATURES,
     CHAMPION,
     DRIFT_METRICS_TABLE,
     FEATURE_COLUMNS,
@@ -39,6 +40,7 @@ from ..registry import alias_version, version_tags
 from .drift import (
     KS_BINS,
     PSI_BINS,
+    category_splits,
     is_breach,
     ks_statistic,
     merge_bins,
@@ -99,6 +101,14 @@ class BinCounts:
     current: np.ndarray
     baseline_missing: float = 0.0
     current_missing: float = 0.0
+    categorical: bool = False
+
+    def rows(self) -> tuple[int, int]:
+        """(current, baseline) row counts, missing values included."""
+        return (
+            int(self.current.sum() + self.current_missing),
+            int(self.baseline.sum() + self.baseline_missing),
+        )
 
 
 @dataclass
@@ -123,44 +133,58 @@ class MonitorResult:
         return [f"{r.feature}.{r.metric}={r.value:.3f}" for r in self.rows if r.breached]
 
 
-def baseline_quantiles(
-    baseline: DataFrame, columns: Sequence[str], probabilities: Sequence[float]
-) -> list[list[float]]:
-    """Quantiles of each column (nulls and NaN ignored) from a seeded sample of the baseline.
+def baseline_values(
+    baseline: DataFrame, columns: Sequence[str], total: int | None = None
+) -> dict[str, np.ndarray]:
+    """The non-missing values of each column in a seeded sample of the baseline.
 
     At most about ``QUANTILE_SAMPLE_ROWS`` rows reach the driver; their rank error (about 0.1%,
-    one standard error) matches the tolerance ``approxQuantile`` was given, and this is several
-    times faster than ``approxQuantile`` over many columns, which dominated the drift time.
-    The edges only place the bins: the counts in them are exact over all rows.
+    one standard error) is what ``approxQuantile`` would be given, and this is several times
+    faster than ``approxQuantile`` over many columns. The values only place the bins: the counts
+    in them are exact over all rows. ``total`` (the baseline's row count, or an upper bound)
+    saves counting it again.
     """
-    total = baseline.count()
+    total = baseline.count() if total is None else total
     sample = (
         baseline.sample(fraction=QUANTILE_SAMPLE_ROWS / total, seed=0)
         if total > QUANTILE_SAMPLE_ROWS
         else baseline
     )
     pdf = sample.select(*[F.col(c).cast("double").alias(c) for c in columns]).toPandas()
-    quantiles = []
+    values = {}
     for column in columns:
-        values = pdf[column].to_numpy(dtype=float, na_value=np.nan)
-        values = values[~np.isnan(values)]
-        found = np.quantile(values, probabilities, method="inverted_cdf") if values.size else []
-        quantiles.append([float(q) for q in found])
-    return quantiles
+        found = pdf[column].to_numpy(dtype=float, na_value=np.nan)
+        values[column] = found[~np.isnan(found)]
+    return values
 
 
 def bin_counts(
-    baseline: DataFrame, current: DataFrame, columns: Sequence[str]
+    baseline: DataFrame,
+    current: DataFrame,
+    columns: Sequence[str],
+    categorical: Sequence[str] = (),
+    baseline_rows: int | None = None,
 ) -> dict[str, BinCounts]:
-    """Counts of every column over percentile bins of the baseline, for both frames at once."""
+    """Counts of every column over bins of the baseline, for both frames in one pass.
+
+    Continuous columns: percentile bins of the baseline. Categorical columns (``categorical``):
+    one bin per value seen in the baseline.
+    """
     probabilities = [i / KS_BINS for i in range(1, KS_BINS)]
-    quantiles = baseline_quantiles(baseline, columns, probabilities)
-    splits = {c: split_points(q) for c, q in zip(columns, quantiles, strict=True)}
-    # Deciles are every tenth percentile, so PSI bins are unions of the KS bins.
-    deciles = {
-        c: split_points(q[PSI_BINS - 1 :: PSI_BINS])
-        for c, q in zip(columns, quantiles, strict=True)
-    }
+    values = baseline_values(baseline, columns, baseline_rows)
+    splits: dict[str, list[float]] = {}
+    psi_splits: dict[str, list[float]] = {}
+    for column in columns:
+        found = values[column]
+        if column in categorical:
+            splits[column] = psi_splits[column] = category_splits(found)
+            continue
+        quantiles = (
+            np.quantile(found, probabilities, method="inverted_cdf").tolist() if found.size else []
+        )
+        splits[column] = split_points(quantiles)
+        # Deciles are every tenth percentile, so PSI bins are unions of the KS bins.
+        psi_splits[column] = split_points(quantiles[PSI_BINS - 1 :: PSI_BINS])
     nan = F.lit(float("nan")).cast("double")
     both = baseline.select(F.lit("baseline").alias("side"), *columns).unionByName(
         current.select(F.lit("current").alias("side"), *columns)
@@ -189,7 +213,11 @@ def bin_counts(
     )
     result = {
         c: BinCounts(
-            splits[c], deciles[c], np.zeros(len(splits[c]) - 1), np.zeros(len(splits[c]) - 1)
+            splits[c],
+            psi_splits[c],
+            np.zeros(len(splits[c]) - 1),
+            np.zeros(len(splits[c]) - 1),
+            categorical=c in categorical,
         )
         for c in columns
     }
@@ -204,40 +232,45 @@ def bin_counts(
 
 
 def drift_rows(counts: dict[str, BinCounts], thresholds: Thresholds) -> list[DriftRow]:
-    """PSI over baseline deciles (+ missing bin) and KS over percentiles for each column."""
+    """Per column: PSI (+ a missing-value bin) over baseline deciles, and KS over percentiles;
+    for a categorical column PSI over its categories only (KS assumes an ordered, continuous
+    scale)."""
     rows: list[DriftRow] = []
     for column, c in counts.items():
         expected = [*merge_bins(c.baseline, c.splits, c.psi_splits), c.baseline_missing]
         actual = [*merge_bins(c.current, c.splits, c.psi_splits), c.current_missing]
         psi_value = psi(expected, actual)
-        ks_value = ks_statistic(c.baseline, c.current)
         rows.append(
             DriftRow(column, "psi", psi_value, thresholds.psi, is_breach(psi_value, thresholds.psi))
         )
-        rows.append(
-            DriftRow(column, "ks", ks_value, thresholds.ks, is_breach(ks_value, thresholds.ks))
-        )
+        if not c.categorical:
+            ks_value = ks_statistic(c.baseline, c.current)
+            rows.append(
+                DriftRow(column, "ks", ks_value, thresholds.ks, is_breach(ks_value, thresholds.ks))
+            )
     return rows
-
-
-def _rmse(df: DataFrame) -> tuple[float | None, int]:
-    labelled = df.where(F.col(LABEL).isNotNull() & F.col(PREDICTION).isNotNull())
-    stats = labelled.agg(
-        F.sqrt(F.avg(F.pow(F.col(LABEL) - F.col(PREDICTION), 2))).alias("rmse"),
-        F.count(F.lit(1)).alias("n"),
-    ).first()
-    return (float(stats["rmse"]) if stats["rmse"] is not None else None), int(stats["n"])
 
 
 def performance_rows(
     baseline: DataFrame, current: DataFrame, thresholds: Thresholds
 ) -> list[DriftRow]:
-    """RMSE on labelled rows of both sets and its relative increase (the breach rule)."""
-    base_rmse, _ = _rmse(baseline)
-    cur_rmse, labelled = _rmse(current)
+    """RMSE on labelled rows of both sets (one pass) and its relative increase (the breach)."""
+    squared = F.pow(F.col(LABEL) - F.col(PREDICTION), 2)
+    both = baseline.select(F.lit("baseline").alias("side"), squared.alias("e2")).unionByName(
+        current.select(F.lit("current").alias("side"), squared.alias("e2"))
+    )
+    stats = {
+        row["side"]: row
+        for row in both.where(F.col("e2").isNotNull())
+        .groupBy("side")
+        .agg(F.sqrt(F.avg("e2")).alias("rmse"), F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    labelled = int(stats["current"]["n"]) if "current" in stats else 0
     rows = [DriftRow(LABEL, "labelled_rows", float(labelled))]
-    if base_rmse is None or cur_rmse is None or labelled < MIN_ROWS:
+    if "baseline" not in stats or labelled < MIN_ROWS:
         return rows
+    base_rmse, cur_rmse = float(stats["baseline"]["rmse"]), float(stats["current"]["rmse"])
     increase = relative_increase(cur_rmse, base_rmse)
     return [
         *rows,
@@ -324,6 +357,28 @@ def _log_to_mlflow(
         return run.info.run_id
 
 
+def comparable_baseline(baseline: DataFrame, window_days: int) -> tuple[DataFrame, int]:
+    """The latest whole multiple of the window in the baseline (by pickup time).
+
+    The held-out rows of a training run span however many days they span; the window compared
+    with them spans ``window_days``. Trimming the baseline to a whole number of windows (whole
+    weeks for the default 7 days) gives both sides the same mix of weekdays: a 10-day baseline
+    has three weekdays twice, its last 7 days have each once. Returns the trimmed rows and the
+    row count before trimming (an upper bound of theirs).
+    """
+    pickup = F.col(PICKUP_TS).cast("long")
+    bounds = baseline.agg(
+        F.min(pickup).alias("first"), F.max(pickup).alias("last"), F.count(F.lit(1)).alias("n")
+    ).first()
+    if bounds["last"] is None:
+        return baseline, 0
+    window = window_days * 86_400
+    windows = (int(bounds["last"]) - int(bounds["first"])) // window
+    if not windows:
+        return baseline, int(bounds["n"])
+    return baseline.where(pickup > int(bounds["last"]) - windows * window), int(bounds["n"])
+
+
 def champion_since(platform: Platform, model_name: str, version: str) -> datetime | None:
     """When ``version`` last became champion (promotion or rollback), from its tag."""
     tags = version_tags(platform.mlflow_client(), model_name, version)
@@ -371,7 +426,9 @@ def monitor(
     if since is not None:
         scored = scored.where(F.col("scored_at") >= F.lit(since))
     # Epoch seconds keep the window independent of the driver's and the session's time zone.
-    end_epoch = scored.agg(F.max(F.col(PICKUP_TS).cast("long"))).first()[0]
+    pickup = F.col(PICKUP_TS).cast("long")
+    bounds = scored.agg(F.max(pickup).alias("last"), F.min(pickup).alias("first")).first()
+    end_epoch, first_epoch = bounds["last"], bounds["first"]
     since_text = f"v{version} became champion ({since:%Y-%m-%d %H:%M} UTC)" if since else "ever"
     if end_epoch is None:
         note = f"not enough rows since {since_text}: 0 scored, {MIN_ROWS} needed"
@@ -389,30 +446,46 @@ def monitor(
     start_epoch = int(end_epoch) - window_days * 86_400
     window_end = datetime.fromtimestamp(int(end_epoch), tz=UTC)
     window_start = datetime.fromtimestamp(start_epoch, tz=UTC)
-    current = platform.cache(scored.where(F.col(PICKUP_TS).cast("long") > start_epoch))
+    covered_days = (int(end_epoch) - int(first_epoch)) / 86_400
+    current = platform.cache(scored.where(pickup > start_epoch))
     training_run = client.get_model_version(model_name, version).run_id
-    baseline = platform.cache(
+    trimmed, baseline_rows = comparable_baseline(
         platform.read_table(table(catalog, schema, TRAINING_BASELINE_TABLE)).where(
             F.col("run_id") == training_run
-        )
+        ),
+        window_days,
     )
-    n_current, n_baseline = current.count(), baseline.count()
-    rows = [
-        DriftRow("all", "rows_current", float(n_current)),
-        DriftRow("all", "rows_baseline", float(n_baseline)),
-    ]
+    baseline = platform.cache(trimmed)
+    rows: list[DriftRow] = []
     run_id = None
     note = ""
-    if n_current >= MIN_ROWS and n_baseline >= MIN_ROWS:
-        counts = bin_counts(baseline, current, MONITORED_COLUMNS)
-        rows += drift_rows(counts, thresholds)
-        rows += performance_rows(baseline, current, thresholds)
-        run_id = _log_to_mlflow(platform, model_name, version, rows, drift_figure(counts))
-    else:
+    if covered_days < window_days - 1:
+        # A partial window has other weekdays and hours than the baseline: not comparable.
         note = (
-            f"not enough rows since {since_text}: {n_current} scored in the window "
-            f"({MIN_ROWS} needed), baseline {n_baseline}"
+            f"not enough rows since {since_text}: they cover {covered_days:.1f} of the "
+            f"{window_days} days of the window"
         )
+    elif baseline_rows < MIN_ROWS:
+        note = f"the training run {training_run} left {baseline_rows} baseline rows"
+    else:
+        counts = bin_counts(
+            baseline, current, MONITORED_COLUMNS, CATEGORICAL_FEATURES, baseline_rows
+        )
+        n_current, n_baseline = counts[PREDICTION].rows()
+        rows = [
+            DriftRow("all", "rows_current", float(n_current)),
+            DriftRow("all", "rows_baseline", float(n_baseline)),
+        ]
+        if n_current < MIN_ROWS or n_baseline < MIN_ROWS:
+            note = (
+                f"not enough rows since {since_text}: {n_current} scored in the window "
+                f"({MIN_ROWS} needed), baseline {n_baseline}"
+            )
+        else:
+            rows += drift_rows(counts, thresholds)
+            rows += performance_rows(baseline, current, thresholds)
+            run_id = _log_to_mlflow(platform, model_name, version, rows, drift_figure(counts))
+    if note:
         log.warning(note)
     platform.uncache(current)
     platform.uncache(baseline)

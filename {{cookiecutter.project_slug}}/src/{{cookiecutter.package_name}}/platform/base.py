@@ -66,8 +66,20 @@ def feature_table_keys(primary_keys: Sequence[str], timestamp_key: str) -> list[
     return [*primary_keys, timestamp_key] if timestamp_key not in primary_keys else [*primary_keys]
 
 
-class ServingEndpointError(RuntimeError):
+class ServingEndpointError(ActionableError, RuntimeError):
     """The serving endpoint did not become ready with the new model version."""
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """What one availableNow run of a stream processed: micro-batches and rows read."""
+
+    batches: int
+    input_rows: int
+
+
+# The function a stream calls once per micro-batch: (rows of the batch, batch id).
+BatchFunction = Callable[["DataFrame", int], None]
 
 
 class MissingParameterError(ActionableError, ValueError):
@@ -109,12 +121,27 @@ class Platform(ABC):
         """Upsert ``df`` into the table on ``keys``, creating it if missing."""
 
     @abstractmethod
+    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        """Insert the rows of ``df`` whose ``keys`` are not in the table yet (an insert-only
+        merge, creating the table if missing): rows already there are never touched."""
+
+    @abstractmethod
     def read_source(self, source: str) -> DataFrame:
         """Read the raw input: a table ``catalog.schema.table`` or a Delta folder path."""
 
     def current_user(self) -> str:
         """The identity this code runs as (a job's run_as; locally the login name)."""
         return str(self.spark.sql("SELECT current_user()").first()[0])
+
+    @abstractmethod
+    def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
+        """Stream what the Delta ``source`` gained since ``checkpoint`` through ``process``, one
+        micro-batch at a time, until everything available at the start is processed; then stop
+        (Structured Streaming's ``availableNow`` trigger). ``checkpoint`` (a folder, on
+        Databricks a ``/Volumes/...`` path) records the progress: a batch whose processing
+        failed is given to ``process`` again on the next run, so ``process`` must be idempotent.
+        ``process`` gets only the batch's rows and id: it must not hold the platform (Spark
+        Connect ships it to the server), and builds what it needs from the batch's session."""
 
     def cache(self, df: DataFrame) -> DataFrame:
         """``df.cache()`` where the compute allows it (serverless compute does not: there the
@@ -216,6 +243,10 @@ class Platform(ABC):
         return self.dbutils.jobs.taskValues.get(
             taskKey=task_key, key=key, default=default, debugValue=default
         )
+
+    @abstractmethod
+    def triggered_by(self, job_run_id: str) -> str:
+        """Who started the job run ``job_run_id`` (a person's user name), for audit records."""
 
     @abstractmethod
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:

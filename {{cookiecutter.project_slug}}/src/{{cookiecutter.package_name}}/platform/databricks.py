@@ -14,13 +14,15 @@ import mlflow
 import numpy as np
 from mlflow import MlflowClient
 
-from ..errors import MissingInputError
+from ..errors import ActionableError, MissingInputError
 from .base import (
+    BatchFunction,
     FeatureLookupSpec,
     Platform,
     RegisteredVersion,
     ServingEndpointError,
     ServingSpec,
+    StreamProgress,
     TrainingSetHandle,
     feature_table_keys,
     is_table_name,
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 UC_REGISTRY = "databricks-uc"
 FE_LOADER_MODULE = "databricks.feature_store.mlflow_model"
 FE_RAW_MODEL_DIR = "data/feature_store/raw_model"
+
+
+def _progress(progress: Any, field: str) -> Any:
+    """A field of a streaming progress entry (an object in PySpark 4, a dict before)."""
+    return progress.get(field) if isinstance(progress, dict) else getattr(progress, field, None)
 
 
 def _quote(name: str) -> str:
@@ -110,15 +117,56 @@ class DatabricksPlatform(Platform):
         finally:
             self.spark.catalog.dropTempView(view)
 
+    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("an insert-only merge needs at least one key column")
+        if not self.table_exists(name):
+            self.write_table(df, name, "overwrite")
+            return
+        view = f"append_source_{uuid.uuid4().hex}"
+        df.dropDuplicates(list(keys)).createOrReplaceTempView(view)
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        try:
+            self.spark.sql(
+                f"MERGE WITH SCHEMA EVOLUTION INTO {_quote(name)} AS t "
+                f"USING {view} AS s ON {condition} WHEN NOT MATCHED THEN INSERT *"
+            )
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def _require_source(self, source: str) -> None:
+        if is_table_name(source) and not self.table_exists(source):
+            raise MissingInputError(
+                f"input table {source} does not exist or is not readable: set the bundle "
+                "variable input_table to a table of raw trips"
+            )
+
     def read_source(self, source: str) -> DataFrame:
+        self._require_source(source)
         if is_table_name(source):
-            if not self.table_exists(source):
-                raise MissingInputError(
-                    f"input table {source} does not exist or is not readable: set the bundle "
-                    "variable input_table to a table of raw trips"
-                )
             return self.spark.table(source)
         return self.spark.read.format("delta").load(source)
+
+    def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
+        self._require_source(source)
+        reader = self.spark.readStream
+        stream = (
+            reader.table(source) if is_table_name(source) else reader.format("delta").load(source)
+        )
+        query = (
+            stream.writeStream.foreachBatch(process)
+            .option("checkpointLocation", checkpoint)
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+        # One progress entry per micro-batch (the last 100 are kept); idle entries read 0 rows.
+        rows_by_batch = {
+            _progress(p, "batchId"): int(_progress(p, "numInputRows") or 0)
+            for p in query.recentProgress or []
+        }
+        batches = [rows for rows in rows_by_batch.values() if rows]
+        return StreamProgress(len(batches), sum(batches))
 
     # --- feature store --------------------------------------------------------------------
     def write_feature_table(
@@ -265,6 +313,22 @@ class DatabricksPlatform(Platform):
     def set_experiment(self, name: str) -> None:
         mlflow.set_experiment(name)
 
+    def triggered_by(self, job_run_id: str) -> str:
+        """The run's creator as the Jobs API reports it: whoever pressed *Run now* (or called
+        run-now). The job's owner, its run_as identity in every target, may read its runs."""
+        if not str(job_run_id).strip().isdigit():
+            raise ActionableError(
+                f"job_run_id {job_run_id!r} is not a job run ID: run this notebook through its "
+                "job (the job passes its own run ID)"
+            )
+        run = self.workspace.jobs.get_run(int(job_run_id))
+        if not run.creator_user_name:
+            raise ActionableError(
+                f"the Jobs API names no creator for run {job_run_id}: start the run as a "
+                "person (Run now, or databricks bundle run) so the decision has an author"
+            )
+        return run.creator_user_name
+
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
         from databricks.sdk.errors import NotFound, OperationFailed
         from databricks.sdk.service.serving import (
@@ -320,7 +384,9 @@ class DatabricksPlatform(Platform):
         except (OperationFailed, TimeoutError) as exc:
             raise ServingEndpointError(
                 f"serving endpoint {spec.endpoint_name} did not become ready with "
-                f"{spec.model_name} version {spec.model_version}: {exc}"
+                f"{spec.model_name} version {spec.model_version} within "
+                f"{spec.timeout_minutes} minutes ({type(exc).__name__}: {exc}); the champion "
+                "alias did not move: see the endpoint's events and build logs under Serving"
             ) from exc
         if spec.query_group and endpoint.id:
             api.update_permissions(

@@ -14,7 +14,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
-# Customize: the estimator's hyperparameters (the job's `hyperparameters` variable overrides them).
+# Customize: the estimator's hyperparameters, by name; the job's `hyperparameters` variable
+# overrides them, and only these names are accepted (docs/customize.md).
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.1,
     "max_iter": 200,
@@ -42,12 +43,23 @@ def parse_hyperparameters(text: str) -> dict[str, Any]:
     return params
 
 
+def effective_params(params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults with the job's overrides applied."""
+    return {**DEFAULT_PARAMS, **(params or {})}
+
+
+# Customize: the estimator. Any scikit-learn-style regressor that MLflow can log works; it must
+# accept missing values (trips without earlier zip features) or impute them in a Pipeline, and be
+# deterministic (a fixed random_state), so that retraining the same data ties (docs/customize.md).
+def make_regressor(params: Mapping[str, Any]) -> Any:
+    """A gradient-boosted regressor that handles missing values natively."""
+    return HistGradientBoostingRegressor(early_stopping=False, random_state=0, **params)
+
+
 def build_model(features: Sequence[str], params: Mapping[str, Any] | None = None) -> Pipeline:
-    """Select ``features`` by name (extra input columns are ignored), then a gradient-boosted
-    regressor that handles missing values natively (trips without earlier zip features)."""
-    settings = {**DEFAULT_PARAMS, **(params or {})}
+    """Select ``features`` by name (extra input columns are ignored), then the regressor."""
     select = ColumnTransformer([("features", "passthrough", list(features))], remainder="drop")
-    regressor = HistGradientBoostingRegressor(early_stopping=False, random_state=0, **settings)
+    regressor = make_regressor(effective_params(params))
     return Pipeline([("select", select), ("regressor", regressor)])
 
 
@@ -69,7 +81,7 @@ def time_split(
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and R2."""
+    """RMSE, MAE and R2 (logged by training as train_* and heldout_*)."""
     return {
         "rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
         "mae": float(mean_absolute_error(actual, predicted)),

@@ -30,7 +30,14 @@ from ..names import (
 from ..platform.base import Platform
 from ..recovery import recover_from_killed_runs
 from .dataset import TrainingData
-from .model import build_model, pip_requirements, prediction_plot, regression_metrics, time_split
+from .model import (
+    build_model,
+    effective_params,
+    pip_requirements,
+    prediction_plot,
+    regression_metrics,
+    time_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,7 @@ def train_and_register(
         }
         mlflow.log_params(
             {
-                **model.named_steps["regressor"].get_params(),
+                **effective_params(params),
                 "heldout_fraction": heldout_fraction,
                 "train_rows": len(train),
                 "heldout_rows": len(heldout),
@@ -160,7 +167,7 @@ def train_and_register(
         model_name,
         registered.version,
         description=(
-            f"HistGradientBoostingRegressor on {len(train)} trips "
+            f"{type(model[-1]).__name__} on {len(train)} trips "
             f"({_window(start_date, end_date)}), "
             f"features from {data.feature_source}; held-out RMSE {metrics['heldout_rmse']:.3f} "
             f"on the latest {len(heldout)} trips."

@@ -30,6 +30,7 @@ class GateConfig:
     0.05 means more than 5 % lower. The bundle variable ``min_relative_improvement`` sets it.
     """
 
+    # Customize: the absolute limits every candidate must meet (in the label's units).
     max_rmse: float = 8.0
     max_mae: float = 5.0
     min_r2: float = 0.6
@@ -43,6 +44,19 @@ class CheckResult:
     check: str
     passed: bool
     detail: str
+
+
+def evaluation_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R2 under the names of MLflow's regressor evaluation."""
+    actual = np.asarray(actual, dtype=float)
+    predicted = np.asarray(predicted, dtype=float).reshape(-1)
+    errors = predicted - actual
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    return {
+        RMSE: float(np.sqrt(np.mean(errors**2))),
+        MAE: float(np.mean(np.abs(errors))),
+        R2: 1.0 - float(np.sum(errors**2)) / total if total > 0 else float("nan"),
+    }
 
 
 def parse_mode(mode: str) -> str:

@@ -66,7 +66,6 @@ PREFIXED_FIELDS = {  # prefix + value
     "alerts": "display_name",
 }
 UC_NAME_KINDS = ("registered_models", "schemas", "model_serving_endpoints")  # "dev_alice_" + name
-TAGGED_KINDS = ("jobs", "pipelines", "clusters")
 # Resource kinds the local runner executes: every variable they use needs a value.
 RUN_LOCALLY = ("jobs",)
 PAUSABLE_TRIGGERS = ("schedule", "trigger", "continuous")
@@ -542,13 +541,11 @@ def apply_presets(resources: dict[str, Any], presets: dict[str, Any]) -> dict[st
         extra = [{"key": k, "value": v} for k, v in tags.items() if k not in existing]
         if extra:
             body["tags"] = [*(body.get("tags") or []), *extra]
-    for kind in TAGGED_KINDS:
-        for body in (resources.get(kind) or {}).values():
-            if body is not None and tags and kind == "jobs":
-                body["tags"] = {**tags, **(body.get("tags") or {})}
     for body in (resources.get("jobs") or {}).values():
         if body is None:
             continue
+        if tags:  # (the CLI also tags pipelines and clusters; this template has neither)
+            body["tags"] = {**tags, **(body.get("tags") or {})}
         if not body.get("max_concurrent_runs"):
             body["max_concurrent_runs"] = presets.get("jobs_max_concurrent_runs") or 1
         for trigger in PAUSABLE_TRIGGERS:

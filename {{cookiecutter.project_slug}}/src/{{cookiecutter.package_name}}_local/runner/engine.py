@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,29 @@ def task_type(task: dict[str, Any]) -> str:
     return kinds[0]
 
 
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextmanager
+def heartbeat(out: Callable[[str], None], label: str, every: float) -> Iterator[None]:
+    """Print ``<label> still running (Ns)`` every ``every`` seconds until the block ends, so a
+    long task never leaves minutes without output."""
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            out(f"{label} still running ({time.perf_counter() - started:.0f}s)")
+
+    thread = threading.Thread(target=beat, name="task-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def check_compute(job: dict[str, Any]) -> None:
     """Every task's ``job_cluster_key`` / ``environment_key`` names one the job declares
     (locally every task runs in this process, but a dangling key would fail the deploy)."""
@@ -105,7 +130,7 @@ def _display(obj: Any, *args: Any, **kwargs: Any) -> None:
 
 def save_figure(figure: Any) -> Path:
     """Write a matplotlib figure to ``<local state>/figures/`` and return the file."""
-    from ..platform import state_dir
+    from ..state import state_dir
 
     folder = state_dir() / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,11 +167,16 @@ class JobRunner:
     """Runs the jobs of one bundle; nested ``run_job_task`` runs share the Spark session."""
 
     def __init__(
-        self, bundle: Bundle, out: Callable[[str], None] = print, spark: Any = None
+        self,
+        bundle: Bundle,
+        out: Callable[[str], None] = print,
+        spark: Any = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.bundle = bundle
         self.out = out
         self._spark = spark
+        self.heartbeat_seconds = heartbeat_seconds
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         src = bundle.root / "src"
         if src.is_dir() and str(src) not in sys.path:
@@ -241,7 +271,9 @@ class JobRunner:
         try:
             kind = task_type(task)
             if kind == "notebook_task":
-                result.exit_value = self._notebook(task, context, parameters)
+                label = f"{'  ' * (depth + 1)}. {key}"
+                with heartbeat(self.out, label, self.heartbeat_seconds):
+                    result.exit_value = self._notebook(task, context, parameters)
             elif kind == "condition_task":
                 spec = context.render(task["condition_task"])
                 holds = evaluate_condition(

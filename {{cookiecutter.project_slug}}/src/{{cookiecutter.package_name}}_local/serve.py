@@ -1,0 +1,156 @@
+"""``serve``: the champion behind MLflow's scoring server, on this machine.
+
+The server is MLflow's own (``mlflow models serve``, the same ``/invocations`` contract as a
+Databricks serving endpoint: ``dataframe_split`` in, ``predictions`` out). Before it starts,
+``serve`` prints a request that works: a few real rows, the champion's own batch predictions of
+them from ``inference_log`` (or its held-out rows from ``training_baseline`` before any scoring).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pyarrow.compute as pc
+from mlflow import MlflowClient
+
+from {{ cookiecutter.package_name }}.names import (
+    CHAMPION,
+    FEATURE_SOURCE_STORE,
+    INFERENCE_LOG_TABLE,
+    PREDICTION,
+    TAG_FEATURE_SOURCE,
+    TRAINING_BASELINE_TABLE,
+)
+from {{ cookiecutter.package_name }}.registry import alias_version
+
+from .delta_store import DeltaStore
+from .runner.errors import RunnerError
+
+EXAMPLE_ROWS = 3
+HOST = "127.0.0.1"
+
+
+class ServeError(RunnerError):
+    """Nothing to serve yet, or nothing to build an example from."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A request body for the champion and what batch scoring predicted for those rows."""
+
+    model_version: str
+    source: str
+    body: dict[str, Any]
+    expected: list[float]
+
+
+def champion_uri(model_name: str) -> str:
+    return f"models:/{model_name}@{CHAMPION}"
+
+
+def example_request(state: Path, prefix: str, model_name: str) -> Example:
+    """A few rows the champion already scored (``inference_log``), else held-out rows of its
+    training run (``training_baseline``), as a ``dataframe_split`` of the model's inputs."""
+    if not (state / "mlflow.db").exists():
+        raise ServeError(f"nothing trained yet in {state}: run training_job first")
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = alias_version(client, model_name, CHAMPION)
+    if version is None:
+        raise ServeError(f"{model_name} has no @{CHAMPION} yet: run training_job first")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    signature = mlflow.models.get_model_info(champion_uri(model_name)).signature
+    if signature is None or signature.inputs is None:
+        raise ServeError(f"{model_name} v{version} has no input signature to build a request from")
+    columns = signature.inputs.input_names()
+    store = DeltaStore(state / "warehouse")
+    run_id = client.get_model_version(model_name, version).run_id
+    for table, column, value in (
+        (INFERENCE_LOG_TABLE, "model_version", version),
+        (TRAINING_BASELINE_TABLE, "run_id", run_id),
+    ):
+        name = f"{prefix}.{table}"
+        if not store.exists(name):
+            continue
+        rows = store.read_at(store.path(name))
+        rows = rows.filter(pc.equal(rows[column], value)).select([*columns, PREDICTION])
+        frame = rows.to_pandas().dropna().head(EXAMPLE_ROWS)
+        if len(frame):
+            body = {
+                "dataframe_split": {
+                    "columns": columns,
+                    "data": frame[columns].astype(float).values.tolist(),
+                }
+            }
+            return Example(version, name, body, frame[PREDICTION].astype(float).tolist())
+    raise ServeError(f"no scored or held-out rows of {model_name} v{version} to build an example")
+
+
+def serve_command(model_name: str, state: Path, port: int) -> tuple[list[str], dict[str, str]]:
+    """``mlflow models serve`` of the champion from the local registry, and its environment."""
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        # The scoring server starts `uvicorn` by name: it must find the one of this environment.
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        champion_uri(model_name),
+        "--env-manager",
+        "local",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    return command, env
+
+
+def describe(example: Example, model_name: str, port: int, feature_source: str) -> str:
+    """What is served, and a curl request with the example rows."""
+    url = f"http://{HOST}:{port}/invocations"
+    lines = [
+        f"serving {champion_uri(model_name)} (v{example.model_version}) at http://{HOST}:{port} "
+        "(Ctrl-C stops it)",
+        f"example: {len(example.expected)} rows of {example.source}; batch scoring predicted "
+        f"{[round(p, 4) for p in example.expected]}",
+        f"curl -s {url} -H 'Content-Type: application/json' -d "
+        + shlex.quote(json.dumps(example.body)),
+    ]
+    if feature_source == FEATURE_SOURCE_STORE:
+        lines.append(
+            "note: locally the request carries every feature; a Databricks endpoint looks the "
+            "pickup and dropoff features up in the online store (README: Serving)"
+        )
+    return "\n".join(lines)
+
+
+def serve(state: Path, prefix: str, model_name: str, port: int) -> int:
+    """Print the example, then replace this process with MLflow's scoring server."""
+    example = example_request(state, prefix, model_name)
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    tags = client.get_model_version(model_name, example.model_version).tags
+    print(describe(example, model_name, port, (tags or {}).get(TAG_FEATURE_SOURCE, "")))
+    sys.stdout.flush()
+    command, env = serve_command(model_name, state, port)
+    os.execve(command[0], command, env)
+    return 0  # not reached: execve replaces the process
