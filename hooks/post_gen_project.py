@@ -42,12 +42,18 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     ),
     "include_monitoring": (
         "resources/monitoring-job.yml",
+        "resources/monitoring-dashboard.yml",
+        "resources/monitoring-alert.yml",
+        "resources/lakehouse-monitor.yml",
+        "dashboards",
+        "scripts/screenshot-report.sh",
         "notebooks/monitor.py",
         "src/{package}/monitoring",
         "src/{package}_local/drift_check.py",
         "tests/test_drift.py",
         "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
+        "tests/test_dashboard.py",
     ),
     "include_streaming": (
         "resources/streaming-inference-job.yml",

@@ -9,7 +9,12 @@ one loader, and these checks see exactly what a local run sees. On the loaded bu
   enums, types), per target;
 - references resolve, paths exist, task graphs are sound, policies hold (timeouts, failure
   mail, paused schedules outside prod, service principals in production targets);
-- the CLI's own ``run_as`` and production-mode rules that ``bundle validate`` would apply.
+- the CLI's own ``run_as`` and production-mode rules that ``bundle validate`` would apply;
+- each dashboard's ``.lvdash.json``: valid JSON with datasets and pages, every widget querying a
+  dataset that exists.
+
+Variables that look a value up by name (a warehouse) get a stand-in value, as resource IDs do:
+what a workspace would give.
 
 ``check_bundle(root)`` returns a list of readable error strings (empty when the bundle is valid).
 """
@@ -17,6 +22,7 @@ one loader, and these checks see exactly what a local run sees. On the loaded bu
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 import types
@@ -71,6 +77,10 @@ TASK_VALUE_RE = re.compile(r"\{\{\s*tasks\.([A-Za-z0-9_-]+)\.values\.[A-Za-z0-9_
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NOTEBOOK_HEADER = "# Databricks notebook source"
 WORKSPACE_ID = 1234567890  # what a workspace would give a resource (jobs have numeric IDs)
+LOOKUP_VALUE = "0123456789abcdef"  # what a workspace would give a lookup (a warehouse ID)
+# Resource kinds a target may define itself (not only override): the Lakehouse monitor exists
+# only in long-lived targets, because its table must exist before it can be created.
+TARGET_DEFINED_KINDS = ("quality_monitors",)
 
 
 @cache
@@ -93,16 +103,35 @@ def check_bundle(root: Path) -> list[str]:
     errors += check_unmatched_resource_files(root, raw.files)
     errors += check_references(raw.config)
     errors += check_targets(raw.config)
+    lookups = dict.fromkeys(lookup_variables(raw.config), LOOKUP_VALUE)
     for target in sorted(raw.config.get("targets") or {}):
         try:
             bundle = bundle_module.load_bundle(
-                root, target, keep_unresolved=True, resource_id=lambda kind, key: WORKSPACE_ID
+                root,
+                target,
+                lookups,
+                keep_unresolved=True,
+                resource_id=lambda kind, key: WORKSPACE_ID,
             )
         except bundle_module.BundleError as exc:
             errors.append(f"targets.{target}: {exc}")
             continue
         errors += [f"targets.{target}: {e}" for e in check_target(bundle, raw.config)]
     return errors
+
+
+def lookup_variables(config: dict[str, Any]) -> list[str]:
+    """Variables that some target resolves by a lookup."""
+    names = {
+        name
+        for name, spec in (config.get("variables") or {}).items()
+        if isinstance(spec, dict) and spec.get("lookup")
+    }
+    for body in (config.get("targets") or {}).values():
+        for name, value in ((body or {}).get("variables") or {}).items():
+            if isinstance(value, dict) and value.get("lookup"):
+                names.add(name)
+    return sorted(names)
 
 
 # --- bundle-wide checks, on the files as written -----------------------------------------------
@@ -169,11 +198,12 @@ def check_targets(config: dict[str, Any]) -> list[str]:
             errors.append(f"{where}: must be mode: production")
         if body.get("mode") == "production":
             errors += check_production_target(where, body, resources)
-        if body.get("run_as") and any(resources.get(kind) for kind in RUN_AS_REJECTED):
+        own = body.get("resources") or {}
+        rejected = [k for k in RUN_AS_REJECTED if resources.get(k) or own.get(k)]
+        if body.get("run_as") and rejected:
             errors.append(
                 f"{where}: a target-level run_as makes `bundle validate` reject "
-                f"{', '.join(k for k in RUN_AS_REJECTED if resources.get(k))} for any other "
-                "deployer: set run_as per job"
+                f"{', '.join(rejected)} for any other deployer: set run_as per job"
             )
         for index, permission in enumerate(body.get("permissions") or []):
             principals = PRINCIPAL_KEYS & set(permission)
@@ -188,7 +218,7 @@ def check_targets(config: dict[str, Any]) -> list[str]:
         catalogs[name] = catalog
         for kind, items in (body.get("resources") or {}).items():
             for key in items or {}:
-                if key not in (resources.get(kind) or {}):
+                if key not in (resources.get(kind) or {}) and kind not in TARGET_DEFINED_KINDS:
                     errors.append(f"{where}: overrides unknown {kind}.{key}")
     prod_catalog = catalogs.get(PROD_TARGET)
     for name, catalog in catalogs.items():
@@ -243,6 +273,10 @@ def check_target(bundle: Any, config: dict[str, Any]) -> list[str]:
                     f"{key}: workload_size {size!r} is not one of "
                     f"{', '.join(SERVING_WORKLOAD_SIZES)}"
                 )
+    for key, dashboard in (bundle.resources.get("dashboards") or {}).items():
+        errors += check_dashboard(f"dashboards.{key}", dashboard)
+    for key, alert in (bundle.resources.get("alerts") or {}).items():
+        errors += check_alert_policy(f"alerts.{key}", alert, bundle)
     for key, job in (bundle.resources.get("jobs") or {}).items():
         errors += check_job_policy(f"jobs.{key}", job, bundle)
         errors += check_task_graph(f"jobs.{key}", job)
@@ -280,6 +314,76 @@ def check_job_policy(where: str, job: dict[str, Any], bundle: Any) -> list[str]:
             continue
         if not compute & set(task):
             errors.append(f"{where}.{task.get('task_key')}: names no compute")
+    return errors
+
+
+def check_dashboard(where: str, dashboard: dict[str, Any]) -> list[str]:
+    """The ``.lvdash.json`` parses, has datasets and pages, and every widget queries a dataset
+    that exists; unqualified table names need the deployed catalog and schema."""
+    errors = []
+    for field_name in ("warehouse_id", "dataset_catalog", "dataset_schema"):
+        if not dashboard.get(field_name):
+            errors.append(f"{where}: {field_name} is not set")
+    file_path = dashboard.get("file_path")
+    if not file_path or not Path(file_path).is_file():
+        return [*errors, f"{where}: file_path {file_path!r} does not exist"]
+    errors += [f"{where}: {file_path}: {problem}" for problem in lvdash_problems(Path(file_path))]
+    return errors
+
+
+def lvdash_problems(path: Path) -> list[str]:
+    """Problems of a Lakeview dashboard file (empty list: valid)."""
+    try:
+        content = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        return [f"not valid JSON: {exc}"]
+    if not isinstance(content, dict):
+        return ["not a JSON object"]
+    datasets = content.get("datasets")
+    pages = content.get("pages")
+    problems = []
+    if not isinstance(datasets, list) or not datasets:
+        problems.append("has no datasets")
+        datasets = []
+    if not isinstance(pages, list) or not pages:
+        problems.append("has no pages")
+        pages = []
+    names = [d.get("name") for d in datasets if isinstance(d, dict)]
+    for name in sorted({n for n in names if names.count(n) > 1 or not n}, key=str):
+        problems.append(f"dataset name {name!r} is empty or used twice")
+    for dataset in datasets:
+        if not (dataset.get("query") or dataset.get("queryLines")):
+            problems.append(f"dataset {dataset.get('name')!r} has no query")
+    for page in pages:
+        for item in page.get("layout") or []:
+            widget = item.get("widget") or {}
+            for query in widget.get("queries") or []:
+                used = (query.get("query") or {}).get("datasetName")
+                if used not in names:
+                    problems.append(
+                        f"widget {widget.get('name')!r} on page {page.get('name')!r} queries "
+                        f"unknown dataset {used!r}"
+                    )
+    return problems
+
+
+def check_alert_policy(where: str, alert: dict[str, Any], bundle: Any) -> list[str]:
+    """Paused outside prod (as job schedules are); nobody notified is a service principal."""
+    errors = []
+    status = (alert.get("schedule") or {}).get("pause_status")
+    if bundle.target != PROD_TARGET and status != "PAUSED":
+        errors.append(f"{where}.schedule is {status}, not PAUSED")
+    subscriptions = ((alert.get("evaluation") or {}).get("notification") or {}).get(
+        "subscriptions"
+    ) or []
+    if not subscriptions:
+        errors.append(f"{where}: notifies nobody")
+    emails = [s.get("user_email") for s in subscriptions]
+    if bundle.target != DEV_TARGET and bundle.user_name in emails:
+        errors.append(
+            f"{where}: notifies the deploying identity, which is a service principal outside "
+            "dev: set alert_email for this target"
+        )
     return errors
 
 

@@ -13,6 +13,11 @@ The three flows every platform has:
 - push to the default branch: validate, deploy and run the lifecycle (without monitoring) once on
   staging;
 - push to the release branch: validate and deploy prod, and nothing else.
+
+Where a target has a Lakehouse monitor (staging and prod, with monitoring), its deploy checks that
+the monitored table exists and otherwise deploys every other resource (`--select`): a monitor
+cannot be created on a table that batch inference has not written yet. That guarded step counts
+as one deploy in the flows above.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class BundleCommand:
     target: str | None = None
     flags: set[str] = field(default_factory=set)
     args: list[str] = field(default_factory=list)
+    select: set[str] | None = None  # `deploy --select a,b`: only these resources
 
     def __post_init__(self) -> None:
         self.verb = self.tokens[0] if self.tokens else ""
@@ -73,6 +79,9 @@ class BundleCommand:
                 self.target = next(rest, "")
             elif token.startswith("--target="):
                 self.target = token.split("=", 1)[1]
+            elif token == "--select" or token.startswith("--select="):
+                value = token.split("=", 1)[1] if "=" in token else next(rest, "")
+                self.select = (self.select or set()) | set(filter(None, value.split(",")))
             elif token in VALUE_FLAGS:
                 next(rest, None)
             elif token.startswith("-"):
@@ -96,6 +105,24 @@ def bundle_commands(script: str, job: str, *, always: bool = False) -> list[Bund
                 if tokens[i] == "databricks" and tokens[i + 1] == "bundle":
                     commands.append(BundleCommand(job, tokens[i + 2 :], always))
     return commands
+
+
+def steps(commands: list[BundleCommand]) -> list[BundleCommand]:
+    """The commands with the `--select` alternative of a deploy left out: the guarded deploy of a
+    target with a Lakehouse monitor (a full deploy, else a `--select` one) is one step."""
+    kept: list[BundleCommand] = []
+    for command in commands:
+        previous = kept[-1] if kept else None
+        if (
+            command.verb == "deploy"
+            and command.select is not None
+            and previous is not None
+            and (previous.verb, previous.target, previous.job, previous.select)
+            == ("deploy", command.target, command.job, None)
+        ):
+            continue
+        kept.append(command)
+    return kept
 
 
 @dataclass
@@ -273,7 +300,7 @@ def pull_request_problems(jobs: list[CiJob], options: dict[str, str]) -> list[st
 def staging_problems(jobs: list[CiJob], options: dict[str, str]) -> list[str]:
     """Validate, deploy, then the lifecycle once (monitoring waits for its schedule), on staging
     and nothing else, with the staging credentials only."""
-    commands = [command for job in jobs for command in job.commands]
+    commands = steps([command for job in jobs for command in job.commands])
     problems = [
         f"default branch: {c.job}: {c} is not on staging" for c in commands if c.target != "staging"
     ]
@@ -293,7 +320,7 @@ def staging_problems(jobs: list[CiJob], options: dict[str, str]) -> list[str]:
 
 def prod_problems(jobs: list[CiJob]) -> list[str]:
     """Validate and deploy prod, with the prod credentials, and nothing else."""
-    commands = [command for job in jobs for command in job.commands]
+    commands = steps([command for job in jobs for command in job.commands])
     problems = [
         f"release branch: {c.job}: {c} is not a validate or deploy of prod"
         for c in commands
@@ -306,6 +333,77 @@ def prod_problems(jobs: list[CiJob]) -> list[str]:
     ]
     if [c.verb for c in commands] != ["validate", "deploy"]:
         problems.append(f"release branch: {[c.verb for c in commands]}, not validate, deploy")
+    return problems
+
+
+# The guarded deploy: the monitored table's name, the check, a full deploy if it exists, else
+# every other resource (an optional message between).
+GUARDED_DEPLOY = re.compile(
+    r"^[ \t]*table=(?P<table>\S+)\n"
+    r"[ \t]*if databricks tables exists \"\$table\" -o json \| "
+    r"grep '\"table_exists\": \*true' >/dev/null; then\n"
+    r"[ \t]*databricks bundle deploy -t (?P<full>\S+)\n"
+    r"[ \t]*else\n"
+    r"(?:[ \t]*echo .*\n)?"
+    r"[ \t]*databricks bundle deploy -t (?P<partial>\S+) --select (?P<select>\S+)\n"
+    r"[ \t]*fi$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class MonitoredBundle:
+    """A target's resources, as the CLI would deploy them, and the tables its monitors need."""
+
+    resources: set[str]  # every resource key
+    monitors: dict[str, str]  # quality monitor key -> its table
+
+
+def monitored_bundle(project: Path, target: str) -> MonitoredBundle:
+    from bundle_checks import loader  # the generated project's own loader
+
+    bundle = loader().load_bundle(project, target, keep_unresolved=True)
+    monitors = bundle.resources.get("quality_monitors") or {}
+    return MonitoredBundle(
+        resources={key for _kind, key, _body in bundle.iter_resources()},
+        monitors={key: str(body["table_name"]) for key, body in monitors.items()},
+    )
+
+
+def monitor_problems(
+    jobs: list[CiJob], bundle: MonitoredBundle, target: str, flow: str
+) -> list[str]:
+    """Where the target has a Lakehouse monitor, its deploy first checks the monitored table and,
+    while it is missing, deploys exactly every other resource; without one, nothing is left out."""
+    deploys = [c for job in jobs for c in job.commands if c.verb == "deploy" and c.target == target]
+    if not bundle.monitors:
+        return [
+            f"{flow}: {c.job}: deploys only {sorted(c.select)} but {target} has no monitor"
+            for c in deploys
+            if c.select is not None
+        ]
+    (table, *others) = sorted(set(bundle.monitors.values()))
+    guarded = [m for job in jobs for m in GUARDED_DEPLOY.finditer(job.script)]
+    if others or len(guarded) != 1 or len(deploys) != 2:
+        return [
+            f"{flow}: the deploy of {target} does not check that {table} exists before it "
+            f"deploys the Lakehouse monitor ({len(guarded)} guarded deploys, {len(deploys)} "
+            "deploys)"
+        ]
+    (match,) = guarded
+    problems = []
+    if match["table"] != table:
+        problems.append(f"{flow}: checks {match['table']}, not the monitored table {table}")
+    if (match["full"], match["partial"]) != (target, target):
+        problems.append(f"{flow}: the guarded deploy is not of {target} in both branches")
+    selected = set(filter(None, match["select"].split(",")))
+    expected = bundle.resources - set(bundle.monitors)
+    if expected - selected:
+        problems.append(f"{flow}: --select misses {sorted(expected - selected)}")
+    if selected - expected:
+        problems.append(
+            f"{flow}: --select names {sorted(selected - expected)}, not a resource but the monitor"
+        )
     return problems
 
 
@@ -353,6 +451,18 @@ def pipeline_problems(
         ),
         *job_problems(jobs, auth_type),
         *flow_problems(pipelines, options, default_branch, release_branch),
+        *monitor_problems(
+            pipelines.triggered(PUSH, default_branch),
+            monitored_bundle(project, "staging"),
+            "staging",
+            "default branch",
+        ),
+        *monitor_problems(
+            pipelines.triggered(PUSH, release_branch),
+            monitored_bundle(project, "prod"),
+            "prod",
+            "release branch",
+        ),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from bundle_checks import check_bundle
+from bundle_checks import TARGET_DEFINED_KINDS, check_bundle
 from conftest import ALL_ON, Renderings
 
 # Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
@@ -25,12 +26,23 @@ BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
 }
 OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
     "include_feature_store": {"jobs": {"feature_refresh_job": ["refresh_features"]}},
-    "include_monitoring": {"jobs": {"monitoring_job": ["monitor", "check_retrain", "retrain"]}},
+    "include_monitoring": {
+        "jobs": {"monitoring_job": ["monitor", "check_retrain", "retrain"]},
+        "dashboards": {"monitoring_dashboard": []},
+        "alerts": {"drift_alert": []},
+    },
     "include_streaming": {
         "jobs": {"streaming_inference_job": ["score_stream"]},
         "volumes": {"checkpoints": []},
     },
     "model_approval": {"jobs": {"approval_job": ["decide", "check_approved", "deploy"]}},
+}
+# Resources that only some targets define (target -> kind -> keys), per option.
+OPTION_TARGET_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
+    "include_monitoring": {
+        "staging": {"quality_monitors": ["inference_log_monitor"]},
+        "prod": {"quality_monitors": ["inference_log_monitor"]},
+    },
 }
 # Every option on, with classic compute (the job_cluster variable exists only there).
 ALL_ON_CLASSIC = {**ALL_ON, "compute": "classic"}
@@ -56,6 +68,18 @@ def defined_resources(project: Path) -> dict[str, dict[str, list[str]]]:
     return found
 
 
+def defined_target_resources(project: Path) -> dict[str, dict[str, list[str]]]:
+    """Resources that targets define themselves (not overrides of top-level ones)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for path in [project / "databricks.yml", *sorted((project / "resources").glob("*.yml"))]:
+        document = yaml.safe_load(path.read_text()) or {}
+        for target, body in (document.get("targets") or {}).items():
+            for kind, items in ((body or {}).get("resources") or {}).items():
+                if kind in TARGET_DEFINED_KINDS:
+                    found.setdefault(target, {})[kind] = sorted(items or {})
+    return found
+
+
 def test_bundle_validates_offline(rendered: tuple[dict[str, str], Path]) -> None:
     """Typed models per target, references, paths, task graphs and policies all pass."""
     _, project = rendered
@@ -66,6 +90,12 @@ def test_resources_match_the_contract(rendered: tuple[dict[str, str], Path]) -> 
     """Exactly the jobs (with their tasks, in order) and artifacts the options call for."""
     options, project = rendered
     assert defined_resources(project) == expected_resources(options)
+    expected_targets: dict[str, dict[str, list[str]]] = {}
+    for option, targets in OPTION_TARGET_RESOURCES.items():
+        if options[option] == "yes":
+            for target, kinds in targets.items():
+                expected_targets.setdefault(target, {}).update(kinds)
+    assert defined_target_resources(project) == expected_targets
 
 
 # --- the validator catches each kind of mistake ---------------------------------------------
@@ -90,6 +120,10 @@ def set_in(path: list[Any], value: Any) -> Mutation:
 
 TRAIN = "resources/training-job.yml"
 JOB = ["resources", "jobs", "training_job"]
+DASHBOARD = "resources/monitoring-dashboard.yml"
+ALERT = "resources/monitoring-alert.yml"
+DRIFT_ALERT = ["resources", "alerts", "drift_alert"]
+MONITOR = "resources/lakehouse-monitor.yml"
 
 # id -> (file, mutation, text expected in one of the errors)
 CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
@@ -249,6 +283,50 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         lambda d: d["targets"]["prod"]["permissions"].append({"level": "CAN_QUERY"}),
         "targets.prod.permissions[1]: needs a level",
     ),
+    "dashboard-without-dataset-schema": (
+        DASHBOARD,
+        lambda d: d["resources"]["dashboards"]["monitoring_dashboard"].pop("dataset_schema"),
+        "dashboards.monitoring_dashboard: dataset_schema is not set",
+    ),
+    "dashboard-file-missing": (
+        DASHBOARD,
+        lambda d: d["resources"]["dashboards"]["monitoring_dashboard"].update(
+            file_path="../dashboards/monitor.lvdash.json"
+        ),
+        "monitor.lvdash.json' does not exist",
+    ),
+    "alert-unpaused-outside-prod": (
+        ALERT,
+        set_in([*DRIFT_ALERT, "schedule", "pause_status"], "UNPAUSED"),
+        "targets.staging: alerts.drift_alert.schedule is UNPAUSED",
+    ),
+    "alert-mails-the-deployer": (
+        ALERT,
+        set_in(
+            [*DRIFT_ALERT, "evaluation", "notification", "subscriptions"],
+            [{"user_email": "${workspace.current_user.userName}"}],
+        ),
+        "targets.prod: alerts.drift_alert: notifies the deploying identity",
+    ),
+    "alert-bad-operator": (
+        ALERT,
+        set_in([*DRIFT_ALERT, "evaluation", "comparison_operator"], "ABOVE"),
+        "is not a valid ComparisonOperator",
+    ),
+    "monitor-misspelled-column-key": (
+        MONITOR,
+        lambda d: d["targets"]["prod"]["resources"]["quality_monitors"]["inference_log_monitor"][
+            "inference_log"
+        ].update(timestamp_column="scored_at"),
+        "quality_monitors.inference_log_monitor: ValueError: Unexpected field 'timestamp_column'",
+    ),
+    "monitor-bad-problem-type": (
+        MONITOR,
+        lambda d: d["targets"]["staging"]["resources"]["quality_monitors"]["inference_log_monitor"][
+            "inference_log"
+        ].update(problem_type="REGRESSION"),
+        "is not a valid MonitorInferenceLogProblemType",
+    ),
     "bad-volume-type": (
         "resources/ml-artifacts.yml",
         set_in(["resources", "volumes", "checkpoints", "volume_type"], "MANAGD"),
@@ -291,3 +369,53 @@ def test_validator_catches(
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     new_errors = set(check_bundle(project)) - set(before)
     assert any(expected in error for error in new_errors), new_errors
+
+
+LVDASH = "dashboards/monitoring.lvdash.json"
+
+# id -> (mutation of the dashboard's JSON, text expected in one of the errors)
+DASHBOARD_CORRUPTIONS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "widget-queries-unknown-dataset": (
+        lambda d: d["pages"][0]["layout"][1]["widget"]["queries"][0]["query"].update(
+            datasetName="champion_histroy"
+        ),
+        "queries unknown dataset 'champion_histroy'",
+    ),
+    "dataset-renamed-under-its-widgets": (
+        lambda d: d["datasets"][0].update(name="renamed"),
+        "queries unknown dataset 'champion_history'",
+    ),
+    "no-pages": (lambda d: d.pop("pages"), "has no pages"),
+    "dataset-without-query": (lambda d: d["datasets"][1].pop("queryLines"), "has no query"),
+}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"), DASHBOARD_CORRUPTIONS.values(), ids=DASHBOARD_CORRUPTIONS
+)
+def test_dashboard_check_catches(
+    mutate: Callable[[dict[str, Any]], Any],
+    expected: str,
+    pristine: tuple[Path, list[str]],
+    tmp_path: Path,
+) -> None:
+    source, before = pristine
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    path = project / LVDASH
+    content = json.loads(path.read_text())
+    mutate(content)
+    path.write_text(json.dumps(content))
+    new_errors = set(check_bundle(project)) - set(before)
+    assert any(expected in error for error in new_errors), new_errors
+
+
+def test_dashboard_that_is_not_json_is_caught(
+    pristine: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    source, before = pristine
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    (project / LVDASH).write_text('{"datasets": [')
+    new_errors = set(check_bundle(project)) - set(before)
+    assert any("not valid JSON" in error for error in new_errors), new_errors

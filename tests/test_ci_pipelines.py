@@ -4,12 +4,16 @@ exist, the lifecycle in order, prod only from the release branch, serialised dep
 credentials only where needed, nothing for forks). GitHub's own extra checks (actionlint, zizmor,
 hardening) are in tests/test_workflows.py.
 
-The last test mutates a good rendering of each platform and shows that each shared check fails on
-what it guards against.
+The deploys of staging and prod leave the Lakehouse monitor out while its table is missing; the
+`--select` list that does so is checked for every combination of the options that add resources.
+
+The mutation tests change a good rendering of each platform and show that each shared check fails
+on what it guards against.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from dataclasses import dataclass
@@ -19,7 +23,8 @@ import pytest
 import yaml
 from ci_platforms import AZURE_PIPELINES, GITLAB_CI, PLATFORMS, GitLabPipelines
 from ci_semantics import lifecycle_jobs, pipeline_problems
-from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, Renderings, render
+from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, TEMPLATE_DIR, Renderings, render
+from test_bundle import OPTION_RESOURCES
 
 DEFAULT_BRANCH = COOKIECUTTER_JSON["default_branch"]
 RELEASE_BRANCH = COOKIECUTTER_JSON["release_branch"]
@@ -127,11 +132,52 @@ def test_ci_cd_doc_covers_the_chosen_platform(platform: str, renderings: Renderi
     assert "GitHub environment" not in doc and "github-oidc" not in doc
 
 
+# Options whose "yes" adds resources to every target (the monitor's own option aside).
+RESOURCE_OPTIONS = sorted(set(OPTION_RESOURCES) - {"include_monitoring"})
+RESOURCE_VALUES = list(itertools.product(("yes", "no"), repeat=len(RESOURCE_OPTIONS)))
+WITHOUT_MONITOR = re.compile(
+    r"\{%- set without_monitor = \[.*?\] \| select \| join\(\",\"\) -?%\}", re.S
+)
+
+
+@pytest.mark.parametrize(
+    "values", RESOURCE_VALUES, ids=["-".join(values) for values in RESOURCE_VALUES]
+)
+def test_the_deploy_without_the_monitor_selects_every_other_resource(
+    values: tuple[str, ...], renderings: Renderings
+) -> None:
+    """For every combination of the options that add resources (the pairwise cover has only
+    some), staging and prod deploy every resource but the monitor while its table is missing."""
+    options = {
+        **DEFAULT_COMBINATION,
+        "include_monitoring": "yes",
+        **dict(zip(RESOURCE_OPTIONS, values, strict=True)),
+    }
+    assert problems(renderings.get(options), options) == []
+
+
+def test_every_deploy_file_selects_from_the_same_list() -> None:
+    """Each platform's deploy files spell the list out (Jinja shares nothing between files); the
+    combinations above render one platform, so the copies must be identical."""
+    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+    files = [
+        project / ".github/workflows/deploy-staging.yml",
+        project / ".github/workflows/deploy-prod.yml",
+        project / ".azure-pipelines/deploy-staging.yml",
+        project / ".azure-pipelines/deploy-prod.yml",
+        project / ".gitlab-ci.yml",
+    ]
+    lists = {path.name: WITHOUT_MONITOR.findall(path.read_text()) for path in files}
+    assert all(len(found) == 1 for found in lists.values()), lists
+    assert len({found[0].rstrip("-%}") for found in lists.values()}) == 1, lists
+
+
 # --------------------------------------------------------------------------------------------
 # Each shared check bites, on every platform
 # --------------------------------------------------------------------------------------------
 
 GITHUB_STAGING = ".github/workflows/deploy-staging.yml"
+GITHUB_PROD = ".github/workflows/deploy-prod.yml"
 GITHUB_CI = ".github/workflows/ci.yml"
 AZURE_CI = ".azure-pipelines/ci.yml"
 AZURE_STAGING = ".azure-pipelines/deploy-staging.yml"
@@ -366,6 +412,44 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
                     "lint:\n  stage: check\n  id_tokens:\n    TOKEN:\n      aud: x\n",
                 ),
             ),
+        },
+    ),
+    "select list misses a resource": (
+        "release branch: --select misses ['drift_alert']",
+        {
+            "github_actions": (
+                Edit(GITHUB_PROD, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),
+            ),
+            "azure_devops": (
+                Edit(AZURE_PROD, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),
+            ),
+            "gitlab": (Edit(GITLAB, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),),
+        },
+    ),
+    "monitor deployed before its table exists": (
+        "the deploy of staging does not check that staging.taxi_fare_regression.inference_log "
+        "exists",
+        {
+            platform: (
+                Edit(file, "if databricks tables exists", "if ! databricks tables exists", 1),
+            )
+            for platform, file in (
+                ("github_actions", GITHUB_STAGING),
+                ("azure_devops", AZURE_STAGING),
+                ("gitlab", GITLAB),
+            )
+        },
+    ),
+    "guard on another table": (
+        "checks prod.taxi_fare_regression.inference_log, not the monitored table "
+        "staging.taxi_fare_regression.inference_log",
+        {
+            platform: (Edit(file, "table=staging.", "table=prod."),)
+            for platform, file in (
+                ("github_actions", GITHUB_STAGING),
+                ("azure_devops", AZURE_STAGING),
+                ("gitlab", GITLAB),
+            )
         },
     ),
     "job without a timeout": (

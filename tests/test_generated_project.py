@@ -60,6 +60,15 @@ def test_demo_runs_the_whole_lifecycle(renderings: Renderings, tmp_path: Path) -
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     assert "retraining triggered: yes" in result.stdout
     assert not (project / ".local").exists(), "the demo must honour LOCAL_STATE_DIR"
+    # It ends by pointing to the monitoring report it wrote and to the MLflow UI.
+    report = tmp_path / "state" / "report" / "monitoring.html"
+    assert f"monitoring report (the dashboard's queries over the local tables): {report}" in (
+        result.stdout
+    )
+    assert report.is_file() and 'class="error"' not in report.read_text()
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'state' / 'mlflow.db'}" in (
+        result.stdout
+    )
 
 
 # docs/customize.md, followed as a team would: another estimator (a random forest, as its example

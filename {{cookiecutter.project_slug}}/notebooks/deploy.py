@@ -2,7 +2,7 @@
 # MAGIC %md
 # MAGIC # Deploy
 # MAGIC Promotes the validated `challenger` (`model_version`) to `champion` and keeps the replaced
-# MAGIC champion as `previous_champion`.
+# MAGIC champion as `previous_champion`; the change is appended to `model_events`.
 {%- if cookiecutter.model_approval == "yes" %}
 # MAGIC With `require_approval=true` only a version that a person approved (approval_job) is
 # MAGIC promoted: an unapproved challenger is left waiting, the task says so and succeeds with the
@@ -16,6 +16,7 @@
 
 # COMMAND ----------
 
+from {{ cookiecutter.package_name }}.deployment.events import record_promotion
 {% if cookiecutter.model_approval == "yes" -%}
 from {{ cookiecutter.package_name }}.deployment.promote import parse_require_approval, promote
 {%- else -%}
@@ -55,6 +56,7 @@ change = promote(
     require_approval=require_approval,
 {%- endif %}
 )
+record_promotion(platform, model_name, change)
 if change.promoted:
     print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
 else:

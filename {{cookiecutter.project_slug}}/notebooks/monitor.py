@@ -4,8 +4,9 @@
 # MAGIC Compares the champion's predictions (made since it became champion, last `window_days`)
 # MAGIC with the held-out rows of its training run: PSI and KS per feature and for the prediction,
 # MAGIC RMSE where labels exist. Appends the metrics to `drift_metrics` and sets the task value
-# MAGIC `retrain` (`"true"` / `"false"`). No champion yet, or too few rows: nothing to judge, no
-# MAGIC retraining.
+# MAGIC `retrain` (`"true"` / `"false"`); a breach also prints an `ALERT` line, and the bundle's
+# MAGIC SQL alert on `drift_metrics` notifies people. No champion yet, or too few rows: nothing to
+# MAGIC judge, no retraining.
 
 # COMMAND ----------
 
@@ -38,6 +39,9 @@ if result.note:
 for row in result.rows:
     flag = "BREACH" if row.breached else "ok"
     print(f"{flag:6} {row.feature:22} {row.metric:14} {row.value:10.4f} limit {row.threshold}")
+if result.retrain:
+    # Recorded in drift_metrics (breached); the bundle's drift alert mails alert_email.
+    print(f"ALERT v{result.model_version} breached {', '.join(result.breaches)}: retraining")
 
 # COMMAND ----------
 

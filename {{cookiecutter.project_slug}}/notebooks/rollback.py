@@ -3,10 +3,12 @@
 # MAGIC # Rollback
 # MAGIC Restores `previous_champion` as `champion`{% if cookiecutter.include_serving == "yes" %} (and points the serving endpoint back at it){% endif %}.
 # MAGIC An operator's decision, recorded on the restored version (`rollback_reason`, `rollback_by`,
-# MAGIC `champion_since`): monitoring judges it only on predictions made after the rollback.
+# MAGIC `champion_since`) and in `model_events`: monitoring judges it only on predictions made
+# MAGIC after the rollback.
 
 # COMMAND ----------
 
+from {{ cookiecutter.package_name }}.deployment.events import ROLLED_BACK, record_alias_change
 from {{ cookiecutter.package_name }}.deployment.promote import rollback
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
@@ -37,6 +39,9 @@ change = rollback(
 {%- if cookiecutter.include_serving == "yes" %}
     serving=serving,
 {%- endif %}
+)
+record_alias_change(
+    platform, model_name, change, event=ROLLED_BACK, actor=requested_by, reason=reason
 )
 print(f"champion: v{change.champion_version} (was v{change.replaced_version})")
 

@@ -112,12 +112,22 @@ def test_demo_runs_existing_jobs_in_order_and_requires_retraining(tmp_path, monk
     assert "feature_refresh_job is not in this bundle" in out
     assert "retraining triggered: yes (SUCCESS)" in out
     assert "model dev.s.m: not registered" in out
+    state = tmp_path / "state"
+    assert f"mlflow ui --backend-store-uri sqlite:///{state / 'mlflow.db'}" in out
+    assert "monitoring report" not in out  # this bundle has no dashboard
 
     (root / "notebooks" / "monitor.py").write_text(
         "dbutils.jobs.taskValues.set('retrain', 'false')"
     )
     assert main(["--project-dir", str(root), "demo"]) == 1
     assert "did not trigger monitoring_job's 'retrain' task" in capsys.readouterr().out
+
+
+def test_report_of_a_bundle_without_a_dashboard_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    root = write_bundle(tmp_path / "p", {"j": _job("j")}, {"record": "pass"}, VARIABLES)
+    assert main(["--project-dir", str(root), "report"]) == 2
+    assert capsys.readouterr().err.startswith("error: this bundle has no dashboard")
 
 
 def test_approve_and_reject_run_the_approval_job(tmp_path, monkeypatch, capsys):

@@ -6,7 +6,15 @@ from datetime import datetime
 
 import pytest
 
+from {{ cookiecutter.package_name }}.deployment.events import (
+    PROMOTED,
+    ROLLED_BACK,
+    events_table,
+    record_alias_change,
+    record_promotion,
+)
 from {{ cookiecutter.package_name }}.deployment.promote import (
+    AliasChange,
     DeploymentError,
     parse_require_approval,
     promote,
@@ -48,6 +56,12 @@ def test_promote_keeps_the_old_champion_as_previous_and_serves_the_new_one(regis
         ("fare-endpoint", MODEL, "2")
     ]
     assert datetime.fromisoformat(tags(registry, "2")[TAG_CHAMPION_SINCE]).tzinfo is not None
+
+
+def test_promoting_the_champion_again_changes_nothing(registry):
+    registry.client.set_registered_model_alias(MODEL, "champion", "2")
+    change = promote(registry, MODEL, "2")
+    assert change == AliasChange("2", None, changed=False)
 
 
 def test_first_promotion_without_an_endpoint(registry):
@@ -111,6 +125,52 @@ def test_rollback_needs_a_reason_and_a_version_that_passed(registry):
     with pytest.raises(DeploymentError, match="cannot roll back to"):
         rollback(registry, MODEL, reason="bad v2", requested_by="jane")
     assert aliases(registry) == {"champion": "2", "previous_champion": "1"}
+
+
+def test_champion_changes_are_appended_to_model_events(local_platform):
+    table = events_table(MODEL)
+    assert table == "dev.taxi.model_events"
+    assert record_alias_change(local_platform, MODEL, AliasChange("1", None), event=PROMOTED)
+    assert not record_alias_change(
+        local_platform, MODEL, AliasChange("1", None, changed=False), event=PROMOTED
+    )
+    record_alias_change(
+        local_platform,
+        MODEL,
+        AliasChange("1", "2"),
+        event=ROLLED_BACK,
+        actor="jane",
+        reason="v2 misprices airport trips",
+    )
+    rows = local_platform.read_table(table).orderBy("event_time").collect()
+    assert [(r.event, r.model_version, r.previous_version) for r in rows] == [
+        (PROMOTED, "1", None),
+        (ROLLED_BACK, "1", "2"),
+    ]
+    assert rows[0].actor == local_platform.current_user() != ""
+    assert (rows[1].actor, rows[1].reason, rows[1].alias) == (
+        "jane",
+        "v2 misprices airport trips",
+        "champion",
+    )
+    with pytest.raises(ValueError, match="three-part"):
+        events_table("model")
+
+
+def test_a_promotion_is_recorded_with_its_approver_or_as_passing_the_gate(local_platform, tmp_path):
+    registry = make_registry(tmp_path / "state", versions=2)  # the platform's own registry
+    approval = {TAG_APPROVAL: "approved", TAG_APPROVAL_BY: "jane", TAG_APPROVAL_REASON: "beats v1"}
+    for key, value in approval.items():
+        registry.client.set_model_version_tag(MODEL, "2", key, value)
+    assert record_promotion(local_platform, MODEL, AliasChange("1", None))
+    waiting = AliasChange("1", None, changed=False, promoted=False, note="waits")
+    assert not record_promotion(local_platform, MODEL, waiting)
+    assert record_promotion(local_platform, MODEL, AliasChange("2", "1"))
+    rows = local_platform.read_table(events_table(MODEL)).orderBy("event_time").collect()
+    assert [(r.model_version, r.previous_version, r.actor, r.reason) for r in rows] == [
+        ("1", None, local_platform.current_user(), "passed the validation gate"),
+        ("2", "1", "jane", "approved: beats v1"),
+    ]
 
 
 def _reject(platform: RegistryPlatform, version: str) -> None:

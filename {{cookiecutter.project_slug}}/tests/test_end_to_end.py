@@ -14,7 +14,9 @@ scored since the rollback -> (streaming: more trips are streamed, scored by v1) 
 is served over HTTP and answers as batch scoring did.
 
 Steps of jobs this bundle does not have (feature store, monitoring, approval, streaming) are left
-out, and so are the tests about them: which exist is read from the bundle itself.
+out, and so are the tests about them: which exist is read from the bundle itself. With
+monitoring, the bundle's drift alert is evaluated after each monitoring run, and at the end the
+monitoring report renders the dashboard's queries over the tables the story wrote.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,6 +48,7 @@ from {{ cookiecutter.package_name }}.names import (
     FEATURE_COLUMNS,
     INFERENCE_LOG_TABLE,
     KEY_COLUMNS,
+    MODEL_EVENTS_TABLE,
     PREDICTION,
     PREVIOUS_CHAMPION,
     TAG_APPROVAL,
@@ -60,6 +64,13 @@ from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}_local import sample
 from {{ cookiecutter.package_name }}_local.demo import deployed_names
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
+from {{ cookiecutter.package_name }}_local.report import (
+    LocalViews,
+    dashboard_files,
+    dataset_sql,
+    evaluate_alerts,
+    make_report,
+)
 from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunResult, load_bundle
 from {{ cookiecutter.package_name }}_local.runner.results import EXCLUDED, SUCCESS
 
@@ -75,7 +86,9 @@ WORSE = {"hyperparameters": json.dumps({"max_iter": 2})}
 REASON = "v2 misprices airport trips"
 # Trips that arrive after everything else, for the streaming job: two batches, a run after each.
 STREAMED = [("2016-04-01", "2016-04-03", 300, 11), ("2016-05-01", "2016-05-02", 200, 12)]
-JOBS = set(load_bundle(Path(__file__).resolve().parents[1], "dev").job_keys)
+DEV = load_bundle(Path(__file__).resolve().parents[1], "dev")
+JOBS = set(DEV.job_keys)
+DASHBOARD = bool(DEV.resources.get("dashboards"))
 PACKAGE = "{{ cookiecutter.package_name }}"
 
 
@@ -124,6 +137,12 @@ class Story:
 
     def has(self, job: str) -> bool:
         return job in self.jobs
+
+    def alerts(self) -> dict[str, str]:
+        """Each alert of the bundle, evaluated now over the local tables: key -> state."""
+        bundle = load_bundle(self.root, "dev")
+        results = evaluate_alerts(bundle, self.platform, self.prefix, out=lambda _: None)
+        return {result.key: result.state for result in results}
 
 
 def tell(story: Story) -> None:
@@ -183,6 +202,7 @@ def tell(story: Story) -> None:
             story.run("refresh drifted", "feature_refresh_job", DRIFT)
         story.run("score drifted", "batch_inference_job", DRIFT)
         story.run("monitor", "monitoring_job")
+        story.facts["alerts after drift"] = story.alerts()
         retrained = story.runs["monitor"].tasks["retrain"].child
         new = str(retrained.value("train", "model_version")) if retrained else ""
     else:
@@ -200,6 +220,7 @@ def tell(story: Story) -> None:
     story.facts["champion after rollback"] = story.alias(CHAMPION)
     if monitoring:
         story.run("monitor after rollback", "monitoring_job")
+        story.facts["alerts after rollback"] = story.alerts()
     if streaming:
         stream(story, "stream again", *STREAMED[1])
 
@@ -348,6 +369,100 @@ def test_rollback_restores_the_previous_champion_and_records_why(story):
     assert story.facts["champion after rollback"] == "1"
     tags = story.tags("1")
     assert tags[TAG_ROLLBACK_REASON] == REASON and TAG_CHAMPION_SINCE in tags
+
+
+def test_every_champion_change_is_in_model_events(story):
+    rows = (
+        story.platform.read_table(f"{story.prefix}.{MODEL_EVENTS_TABLE}")
+        .orderBy("event_time")
+        .collect()
+    )
+    assert [(r.event, r.model_version) for r in rows] == [
+        ("promoted", "1"),
+        ("promoted", story.facts["champion after retrain"]),
+        ("rolled_back", "1"),
+    ]
+    assert rows[1].previous_version == "1" and rows[2].previous_version == rows[1].model_version
+    assert (rows[2].actor, rows[2].reason) == ("tests", REASON)
+    # A promotion is by the person who approved it where approval is required (a waiting or a
+    # rejected version is no champion change), else by the gate.
+    if "approval_job" in JOBS:
+        reasons = [
+            "approved: first model: metrics reviewed",
+            "approved: better on the drifted trips",
+        ]
+        actors = [story.tags(r.model_version)[TAG_APPROVAL_BY] for r in rows[:2]]
+    else:
+        reasons = ["passed the validation gate"] * 2
+        actors = [story.platform.current_user()] * 2
+    assert [(r.actor, r.reason) for r in rows[:2]] == list(zip(actors, reasons, strict=True))
+
+
+if DASHBOARD:
+
+    @pytest.fixture(scope="module")
+    def report(story, tmp_path_factory):
+        path = tmp_path_factory.mktemp("report") / "monitoring.html"
+        bundle = load_bundle(story.root, "dev")
+        return make_report(bundle, story.spark, story.platform.state, path)
+
+    def test_every_dashboard_query_runs_on_the_local_tables_and_finds_rows(story):
+        """A renamed column or table fails here, as it would on the dashboard."""
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        datasets = json.loads(path.read_text())["datasets"]
+        with LocalViews(story.platform, story.prefix) as views:
+            rows = {d["name"]: len(views.query(dataset_sql(d))) for d in datasets}
+        assert all(count > 0 for count in rows.values()), rows
+
+    def test_the_report_has_data_in_every_panel(report):
+        path, built = report
+        page = path.read_text()
+        panels = re.findall(r'<section class="panel"[^>]*data-rows="(\d+)"', page)
+        assert len(panels) == len([p for p in built.panels if p.kind != "text"]) >= 8
+        assert all(int(rows) > 0 for rows in panels), [(p.name, p.rows) for p in built.panels]
+        assert 'class="error"' not in page and page.count("<svg") >= 5
+        assert "mlflow ui --backend-store-uri sqlite:///" in page
+        assert "Lakehouse Monitoring" in page and "Databricks-only" in page
+
+    def test_the_scoring_volume_counts_every_logged_trip(story):
+        """Every trip in inference_log, batch or streamed, is in the dashboard's scoring volume,
+        under the version that scored it."""
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        datasets = {d["name"]: d for d in json.loads(path.read_text())["datasets"]}
+        with LocalViews(story.platform, story.prefix) as views:
+            volume = views.query(dataset_sql(datasets["scoring_volume"]))
+            logged = views.query(
+                "SELECT DATE(tpep_pickup_datetime) AS pickup_date, model_version, COUNT(*) AS trips"
+                f" FROM {INFERENCE_LOG_TABLE} GROUP BY 1, 2"
+            )
+        key = ["pickup_date", "model_version"]
+        assert volume[[*key, "trips"]].sort_values(key).values.tolist() == (
+            logged.sort_values(key).values.tolist()
+        )
+        assert int(volume["trips"].sum()) == story.rows(INFERENCE_LOG_TABLE)
+
+    def test_the_drift_alert_fires_on_the_breach_and_clears_after_the_rollback(story, report):
+        assert set(story.facts["alerts after drift"].values()) == {"TRIGGERED"}
+        assert set(story.facts["alerts after rollback"].values()) == {"OK"}
+        assert "TRIGGERED" not in {a.state for a in report[1].alerts}
+        recorded = (story.platform.state / "alerts.jsonl").read_text().splitlines()
+        assert len(recorded) >= 3 and '"TRIGGERED"' in recorded[0]
+
+
+if DASHBOARD and "streaming_inference_job" in JOBS:
+
+    def test_streamed_trips_are_in_the_scoring_volume_under_the_champion_of_their_run(story):
+        (path,) = dashboard_files(load_bundle(story.root, "dev")).values()
+        (dataset,) = [
+            d for d in json.loads(path.read_text())["datasets"] if d["name"] == "scoring_volume"
+        ]
+        with LocalViews(story.platform, story.prefix) as views:
+            volume = views.query(dataset_sql(dataset))
+        days = volume["pickup_date"].astype(str)
+        for (start, end, rows, _), step in zip(STREAMED, ("stream", "stream again"), strict=True):
+            window = volume[(days >= start) & (days <= end)]
+            assert int(window["trips"].sum()) == rows
+            assert set(window["model_version"]) == {story.facts[f"{step}: champion"]}
 
 
 if "approval_job" in JOBS:

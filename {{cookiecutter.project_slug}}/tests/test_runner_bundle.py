@@ -225,6 +225,19 @@ def test_a_lookup_needs_a_value_from_outside(tmp_path):
     assert load_bundle(root, variables={"warehouse": "abc"}).job("train")["description"] == "abc"
 
 
+def test_a_lookup_stays_as_written_in_resources_the_runner_never_runs(tmp_path):
+    root = bundle_dir(tmp_path)
+    dashboard = {"display_name": "${var.schema}", "warehouse_id": "${var.warehouse}"}
+    resources = yaml.safe_load((root / "resources" / "train.yml").read_text())
+    resources["resources"]["dashboards"] = {"board": dashboard}
+    (root / "resources" / "train.yml").write_text(yaml.safe_dump(resources))
+    bundle = load_bundle(root)
+    assert bundle.resources["dashboards"]["board"]["warehouse_id"] == "${var.warehouse}"
+    assert bundle.resources["dashboards"]["board"]["display_name"] == "sales"
+    given = load_bundle(root, variables={"warehouse": "abc"})
+    assert given.resources["dashboards"]["board"]["warehouse_id"] == "abc"
+
+
 def test_a_complex_variable_is_replaced_whole_by_a_target_and_not_settable(tmp_path):
     root = with_target(tmp_path, variables={"catalog": "c", "cluster": {"num_workers": 8}})
     cluster = load_bundle(root, "t").job("train")["job_clusters"][0]["new_cluster"]

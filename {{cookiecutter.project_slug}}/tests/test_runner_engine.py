@@ -8,7 +8,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}_local.cli import main
 from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunnerError, load_bundle, run_job
-from {{ cookiecutter.package_name }}_local.runner.engine import task_order
+from {{ cookiecutter.package_name }}_local.runner.engine import notebook_cells, task_order
 
 from .bundles import RECORD, notebook_task, ref, write_bundle
 
@@ -271,6 +271,26 @@ def test_cli_lists_jobs(tmp_path, capsys):
     root = write_bundle(tmp_path, {"train": job}, {"nb": "pass"})
     assert main(["--project-dir", str(root), "jobs"]) == 0
     assert "train: tasks [a] params [start_date='']" in capsys.readouterr().out
+
+
+def test_a_notebook_figure_is_saved_and_cells_split_on_the_separator(tmp_path, spark, monkeypatch):
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    source = """
+from matplotlib.figure import Figure
+figure = Figure()
+figure.subplots().plot([1, 2, 3])
+# COMMAND ----------
+display(figure)
+"""
+    root = write_bundle(tmp_path, {"j": {"tasks": [notebook_task("t", "plot")]}}, {"plot": source})
+    result, _ = _run(root, "j", spark)
+    assert result.success
+    (saved,) = (tmp_path / "state" / "figures").glob("*.png")
+    assert saved.stat().st_size > 1000
+    assert len(notebook_cells(root / "notebooks" / "plot.py")) == 2
+    (tmp_path / "plain.py").write_text("print(1)\n")
+    with pytest.raises(RunnerError, match="not a Databricks notebook"):
+        notebook_cells(tmp_path / "plain.py")
 
 
 def test_a_long_task_prints_a_heartbeat(tmp_path, spark):

@@ -32,6 +32,7 @@ VALIDATION_RESULTS_TABLE = "validation_results"
 INFERENCE_LOG_TABLE = "inference_log"
 TRAINING_BASELINE_TABLE = "training_baseline"
 DRIFT_METRICS_TABLE = "drift_metrics"
+MODEL_EVENTS_TABLE = "model_events"  # champion changes: promotions and rollbacks
 
 # Registered model aliases
 CHALLENGER = "challenger"

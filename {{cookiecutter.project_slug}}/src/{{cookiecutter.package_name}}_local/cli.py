@@ -1,5 +1,5 @@
 """Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
-``approve``, ``reject``, ``serve``, ``demo``.
+``approve``, ``reject``, ``serve``, ``demo``, ``report``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -93,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-state", action="store_true", help="do not delete the local state first"
     )
+    report = with_target(
+        sub.add_parser(
+            "report",
+            help="the monitoring dashboard and alerts over the local tables, as an HTML page",
+        )
+    )
+    report.add_argument(
+        "--output", type=Path, default=None, help="where (default: <state>/report/monitoring.html)"
+    )
     return parser
 
 
@@ -116,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(root, args.target, variables, reset=not args.keep_state)
+        if args.command == "report":
+            return _report(root, args.target, variables, args.output)
         if args.command == "serve":
             return _serve(root, args, variables)
         if args.command == "rollback":
@@ -209,4 +220,15 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     target = write_local_source(state, source, pdf, "overwrite" if args.overwrite else "append")
     verb = "wrote" if args.overwrite else "appended"
     print(f"{verb} {len(pdf)} trips ({start} .. {end}, drift={args.drift}) to {target}")
+    return 0
+
+
+def _report(root: Path, target: str | None, variables: dict[str, str], output: Path | None) -> int:
+    from .report import make_report, require_dashboard
+    from .runner import get_spark
+
+    bundle = load_bundle(root, target, variables)
+    require_dashboard(bundle)  # before starting Spark
+    path, _ = make_report(bundle, get_spark(), state_dir(root), output)
+    print(f"report: {path}")
     return 0

@@ -47,6 +47,7 @@ def run_demo(root: Path, target: str | None, variables: dict[str, str], reset: b
         print(f"\ndemo stopped: {exc}")
         return 1
     _summary(bundle, runner, state, results)
+    _pointers(bundle, runner, state)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f}s (state in {state})")
     return 0
 
@@ -141,3 +142,16 @@ def _summary(bundle: Bundle, runner: JobRunner, state: Path, results: dict[str, 
     platform = LocalPlatform(runner.spark, state=state)
     prefix, model_name = deployed_names(bundle)
     print_summary(platform, prefix, model_name, results)
+
+
+def _pointers(bundle: Bundle, runner: JobRunner, state: Path) -> None:
+    """The alerts, the monitoring report (when the bundle has a dashboard) and the MLflow UI."""
+    print("\n=== see it")
+    if bundle.resources.get("dashboards"):
+        from .report import lakehouse_monitor_notes, make_report
+
+        path, _ = make_report(bundle, runner.spark, state)
+        print(f"monitoring report (the dashboard's queries over the local tables): {path}")
+        for note in lakehouse_monitor_notes(bundle):
+            print(note)
+    print(f"MLflow runs and models: mlflow ui --backend-store-uri sqlite:///{state / 'mlflow.db'}")

@@ -38,13 +38,15 @@ class DeploymentError(ActionableError, RuntimeError):
 class AliasChange:
     """Champion before and after a promotion or a rollback.
 
+    ``changed`` is false when no alias moved: the version already was the champion, or it waits.
     ``promoted`` is false when the version waits as ``@challenger`` for a person's approval:
-    then nothing moved, ``champion_version`` is the unchanged champion (``None`` before the
-    first one) and ``note`` says what to do.
+    then ``champion_version`` is the unchanged champion (``None`` before the first one) and
+    ``note`` says what to do.
     """
 
     champion_version: str | None
     replaced_version: str | None
+    changed: bool = True
     promoted: bool = True
     note: str = ""
 
@@ -93,7 +95,7 @@ def _awaiting_approval(model_name: str, version: str, champion: str | None) -> A
         f"approval_job (version={version}, decision=approve or reject, reason=...)"
     )
     log.info(note)
-    return AliasChange(champion, None, promoted=False, note=note)
+    return AliasChange(champion, None, changed=False, promoted=False, note=note)
 
 
 def promote(
@@ -124,7 +126,7 @@ def promote(
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
         _serve(platform, serving, model_name, target)
-        return AliasChange(target, None)
+        return AliasChange(target, None, changed=False)
     if target != challenger:
         raise DeploymentError(
             f"{model_name} v{target} is not the challenger (challenger is {challenger}): "

@@ -127,6 +127,11 @@ class MonitorResult:
     run_id: str | None = None
     note: str = ""
 
+    @property
+    def breaches(self) -> list[str]:
+        """``feature.metric=value`` of every breached threshold."""
+        return [f"{r.feature}.{r.metric}={r.value:.3f}" for r in self.rows if r.breached]
+
 
 def baseline_values(
     baseline: DataFrame, columns: Sequence[str], total: int | None = None
@@ -493,7 +498,10 @@ def monitor(
         window_end=window_end,
         model_version=version,
     )
-    retrain = any(r.breached for r in rows)
-    breaches = [f"{r.feature}.{r.metric}={r.value:.3f}" for r in rows if r.breached]
-    log.info("monitoring %s v%s: retrain=%s %s", model_name, version, retrain, breaches)
-    return MonitorResult(retrain, version, window_start, window_end, rows, run_id, note)
+    result = MonitorResult(
+        any(r.breached for r in rows), version, window_start, window_end, rows, run_id, note
+    )
+    log.info(
+        "monitoring %s v%s: retrain=%s %s", model_name, version, result.retrain, result.breaches
+    )
+    return result

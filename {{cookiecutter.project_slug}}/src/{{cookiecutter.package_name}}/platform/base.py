@@ -129,6 +129,10 @@ class Platform(ABC):
     def read_source(self, source: str) -> DataFrame:
         """Read the raw input: a table ``catalog.schema.table`` or a Delta folder path."""
 
+    def current_user(self) -> str:
+        """The identity this code runs as (a job's run_as; locally the login name)."""
+        return str(self.spark.sql("SELECT current_user()").first()[0])
+
     @abstractmethod
     def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
         """Stream what the Delta ``source`` gained since ``checkpoint`` through ``process``, one

@@ -10,7 +10,9 @@ The steps follow the CLI (databricks/cli, ``bundle/config``), so that what runs 
    sequences concatenated, scalars replaced, a null override ignored; ``run_as`` and ``mode``
    are replaced; a variable's ``default`` or ``lookup`` is replaced.
 3. Variables: ``--var``, then ``BUNDLE_VAR_<name>``, then a ``lookup`` (which needs a
-   workspace), then the default (the target's, else the top-level one).
+   workspace), then the default (the target's, else the top-level one). Locally a lookup has
+   no value: a job that uses it needs ``--var``; resources the runner never runs (dashboards,
+   alerts, monitors...) keep the reference as written.
 4. ``${var.*}``, ``${bundle.*}`` and ``${workspace.*}`` are substituted.
 5. Job ``tasks`` (sorted by key), ``job_clusters`` and ``parameters`` are merged by their key
    (``resourcemutator/merge_job_*.go``): later elements are merged into the first one.
@@ -64,6 +66,8 @@ PREFIXED_FIELDS = {  # prefix + value
     "alerts": "display_name",
 }
 UC_NAME_KINDS = ("registered_models", "schemas", "model_serving_endpoints")  # "dev_alice_" + name
+# Resource kinds the local runner executes: every variable they use needs a value.
+RUN_LOCALLY = ("jobs",)
 PAUSABLE_TRIGGERS = ("schedule", "trigger", "continuous")
 INCLUDE_SUFFIXES = (".yml", ".yaml", ".json")
 
@@ -320,6 +324,10 @@ class Unresolvable:
         return f"<unresolvable: {self.reason}>"
 
 
+class UnresolvedVariableError(BundleError):
+    """A reference to a variable that has no value here (a lookup, an unset required one)."""
+
+
 def variable_values(declared: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
     """Each variable's value: ``--var``, ``BUNDLE_VAR_<name>``, a lookup, then the default."""
     unknown = sorted(set(overrides) - set(declared))
@@ -369,13 +377,40 @@ class Resolver:
         resources: dict[str, Any] | None = None,
         *,
         keep_unresolved: bool = False,
+        keep_unresolved_variables: bool = False,
         resource_id: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.context = context
         self.variables = variables
         self.resources = resources
         self.keep_unresolved = keep_unresolved
+        self.keep_unresolved_variables = keep_unresolved_variables
         self.resource_id = resource_id or (lambda kind, key: key)
+
+    def keeps(self, error: BundleError) -> bool:
+        """Whether a reference that failed with ``error`` stays as written."""
+        return self.keep_unresolved or (
+            self.keep_unresolved_variables and isinstance(error, UnresolvedVariableError)
+        )
+
+    def lenient(self) -> Resolver:
+        """The same resolver, keeping references to variables without a value."""
+        return Resolver(
+            self.context,
+            self.variables,
+            self.resources,
+            keep_unresolved=self.keep_unresolved,
+            keep_unresolved_variables=True,
+            resource_id=self.resource_id,
+        )
+
+    def resolve_resources(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """Resolve every resource; only the kinds the runner runs need every variable."""
+        lenient = self.lenient()
+        return {
+            kind: (self if kind in RUN_LOCALLY else lenient).resolve(items)
+            for kind, items in resources.items()
+        }
 
     def handles(self, ref: str) -> bool:
         root = ref.split(".", 1)[0]
@@ -393,7 +428,7 @@ class Resolver:
                 raise BundleError(f"unknown variable reference {_ref(ref)}")
             value = self.variables[name]
             if isinstance(value, Unresolvable):
-                raise BundleError(value.reason)
+                raise UnresolvedVariableError(value.reason)
             return self.resolve(value, depth + 1)
         if parts[0] == "resources":
             assert self.resources is not None
@@ -425,8 +460,8 @@ class Resolver:
         if whole and self.handles(whole.group(1)):
             try:
                 resolved = self.lookup(whole.group(1), depth)
-            except BundleError:
-                if self.keep_unresolved:
+            except BundleError as exc:
+                if self.keeps(exc):
                     return value
                 raise
             return value.with_value(str(resolved)) if isinstance(value, Located) else resolved
@@ -436,8 +471,8 @@ class Resolver:
                 return match.group(0)
             try:
                 resolved = self.lookup(match.group(1), depth)
-            except BundleError:
-                if self.keep_unresolved:
+            except BundleError as exc:
+                if self.keeps(exc):
                     return match.group(0)
                 raise
             if isinstance(resolved, dict | list):
@@ -624,7 +659,7 @@ def load_bundle(
     }
     values = variable_values(config.get("variables") or {}, dict(variables or {}))
     early = Resolver(context, values, keep_unresolved=keep_unresolved)
-    resources = early.resolve(config.get("resources") or {})
+    resources = early.resolve_resources(config.get("resources") or {})
     jobs = resources.get("jobs") or {}
     for key, job in jobs.items():
         jobs[key] = merge_job_sequences(job or {})
@@ -633,7 +668,7 @@ def load_bundle(
     late = Resolver(
         context, values, resources, keep_unresolved=keep_unresolved, resource_id=resource_id
     )
-    resolved = _translate_paths(late.resolve(resources))
+    resolved = _translate_paths(late.resolve_resources(resources))
     resolved_values = {}
     for variable in values:
         try:

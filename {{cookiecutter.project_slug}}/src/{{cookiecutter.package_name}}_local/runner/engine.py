@@ -28,6 +28,7 @@ from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, Task
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
 _RUN_IDS = itertools.count(1)
+_FIGURE_IDS = itertools.count(1)
 
 
 def task_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,13 +117,50 @@ def check_compute(job: dict[str, Any]) -> None:
 
 
 def _display(obj: Any, *args: Any, **kwargs: Any) -> None:
-    """Local ``display``: show a Spark or pandas frame as text."""
+    """Local ``display``: a Spark or pandas frame as text, a matplotlib figure as a PNG file."""
     if hasattr(obj, "show") and hasattr(obj, "schema"):
         obj.show(20, truncate=False)
     elif hasattr(obj, "to_string"):
         print(obj.head(20).to_string())
+    elif hasattr(obj, "savefig"):
+        print(f"[local] figure saved to {save_figure(obj)}")
     else:
         print(obj)
+
+
+def save_figure(figure: Any) -> Path:
+    """Write a matplotlib figure to ``<local state>/figures/`` and return the file."""
+    from ..state import state_dir
+
+    folder = state_dir() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"figure-{next(_FIGURE_IDS):03d}.png"
+    figure.savefig(path, dpi=80)
+    return path
+
+
+NOTEBOOK_HEADER = "# Databricks notebook source"
+CELL_SEPARATOR = "# COMMAND ----------"
+
+
+def notebook_namespace(path: Path, spark: Any, dbutils: Any) -> dict[str, Any]:
+    """The globals a Databricks notebook sees: ``spark``, ``dbutils``, ``display``."""
+    return {
+        "__name__": "__main__",
+        "__file__": str(path),
+        "spark": spark,
+        "dbutils": dbutils,
+        "display": _display,
+        "displayHTML": print,
+    }
+
+
+def notebook_cells(path: Path) -> list[str]:
+    """The cells of a Databricks source notebook, in order (split on ``# COMMAND ----------``)."""
+    source = path.read_text()
+    if not source.startswith(NOTEBOOK_HEADER):
+        raise RunnerError(f"{path} is not a Databricks notebook (no {NOTEBOOK_HEADER!r} line)")
+    return [cell for cell in source.split(CELL_SEPARATOR) if cell.strip()]
 
 
 class JobRunner:
@@ -292,14 +330,7 @@ class JobRunner:
         }
         widgets.update(parameters)  # job parameters are pushed down to every notebook task
         dbutils = LocalDbutils(widgets, context.task_values, task["task_key"])
-        namespace = {
-            "__name__": "__main__",
-            "__file__": str(path),
-            "spark": self.spark,
-            "dbutils": dbutils,
-            "display": _display,
-            "displayHTML": print,
-        }
+        namespace = notebook_namespace(path, self.spark, dbutils)
         code = compile(path.read_text(), str(path), "exec")
         try:
             exec(code, namespace)  # running the notebook is the point
