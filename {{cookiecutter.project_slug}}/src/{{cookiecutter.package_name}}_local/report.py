@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .runner.errors import RunnerError
 
@@ -282,10 +283,19 @@ def chart_svg(kind: str, encodings: dict[str, Any], data: pd.DataFrame, width: i
             bottom = values if bottom is None else bottom + values
         labels = [v.strftime("%Y-%m-%d") if temporal else str(v) for v in table.index]
         step = max(1, math.ceil(len(labels) / (4 * width)))
-        ax.set_xticks(positions[::step], labels[::step], rotation=30, ha="right")
+        slanted = max((len(label) for label in labels), default=0) > 4  # dates, long names
+        ax.set_xticks(
+            positions[::step],
+            labels[::step],
+            rotation=30 if slanted else 0,
+            ha="right" if slanted else "center",
+        )
     ax.set_xlabel(encodings["x"].get("displayName", x))
     ax.set_ylabel(encodings["y"].get("displayName", y))
     ax.tick_params(labelsize=8)
+    values = pd.to_numeric(frame[y], errors="coerce").dropna()
+    if not values.empty and (values % 1 == 0).all():  # versions, counts: no 1.2 ticks
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if color:
         ax.legend(
             fontsize=7, title=color, title_fontsize=7, loc="upper left", bbox_to_anchor=(1, 1)
@@ -394,18 +404,19 @@ def lakehouse_monitor_notes(bundle: Bundle) -> list[str]:
     from .runner.bundle import read_bundle
 
     targets = (read_bundle(bundle.root).config.get("targets") or {}).items()
-    with_monitor = sorted(
+    with_monitor = [  # in the order databricks.yml defines the targets
         name
         for name, body in targets
         if ((body or {}).get("resources") or {}).get("quality_monitors")
-    )
-    if bundle.resources.get("quality_monitors"):
-        with_monitor = sorted({*with_monitor, bundle.target})
+        or (name == bundle.target and bundle.resources.get("quality_monitors"))
+    ]
     if not with_monitor:
         return []
+    *others, last = with_monitor
+    where = f"{', '.join(others)} and {last}" if others else last
     return [
         "Lakehouse Monitoring (quality_monitors on inference_log) is Databricks-only: the bundle "
-        f"deploys it in {', '.join(with_monitor)}; nothing of it runs locally."
+        f"deploys it in {where}; nothing of it runs locally."
     ]
 
 
