@@ -336,12 +336,20 @@ def prod_problems(jobs: list[CiJob]) -> list[str]:
     return problems
 
 
-# The guarded deploy: the monitored table's name, the check, a full deploy if it exists, else
-# every other resource (an optional message between).
+# The guarded deploy: the monitored table's name, the check (in the target's workspace: without
+# `-t` the CLI would ask the bundle's default target), failures other than a missing schema or
+# catalog stopping the step, a full deploy if the table exists, else every other resource (an
+# optional message between).
 GUARDED_DEPLOY = re.compile(
     r"^[ \t]*table=(?P<table>\S+)\n"
-    r"[ \t]*if databricks tables exists \"\$table\" -o json \| "
-    r"grep '\"table_exists\": \*true' >/dev/null; then\n"
+    r"(?:[ \t]*#.*\n)?"
+    r"[ \t]*found=\"\$\(databricks tables exists \"\$table\""
+    r"(?: -t (?P<checked>\S+))? -o json 2>&1\)\" "
+    r"\|\| case \"\$found\" in\n"
+    r"[ \t]*(?P<tolerated>\S+)\) ;;\n"
+    r"[ \t]*\*\) echo \"\$found\" >&2; exit 1 ;;\n"
+    r"[ \t]*esac\n"
+    r"[ \t]*if printf '%s' \"\$found\" \| grep -q '\"table_exists\": \*true'; then\n"
     r"[ \t]*databricks bundle deploy -t (?P<full>\S+)\n"
     r"[ \t]*else\n"
     r"(?:[ \t]*echo .*\n)?"
@@ -396,6 +404,16 @@ def monitor_problems(
         problems.append(f"{flow}: checks {match['table']}, not the monitored table {table}")
     if (match["full"], match["partial"]) != (target, target):
         problems.append(f"{flow}: the guarded deploy is not of {target} in both branches")
+    if match["checked"] != target:
+        problems.append(
+            f"{flow}: the table check runs in {match['checked'] or 'the default target'}'s "
+            f"workspace, not {target}'s (-t {target})"
+        )
+    if match["tolerated"] != "*_DOES_NOT_EXIST*":
+        problems.append(
+            f"{flow}: a failed table check passes as a missing table ({match['tolerated']}), "
+            "not only a missing schema or catalog"
+        )
     selected = set(filter(None, match["select"].split(",")))
     expected = bundle.resources - set(bundle.monitors)
     if expected - selected:

@@ -431,8 +431,30 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
         "exists",
         {
             platform: (
-                Edit(file, "if databricks tables exists", "if ! databricks tables exists", 1),
+                Edit(file, "if printf '%s' \"$found\" | grep -q", "if printf '%s' | grep -vq", 1),
             )
+            for platform, file in (
+                ("github_actions", GITHUB_STAGING),
+                ("azure_devops", AZURE_STAGING),
+                ("gitlab", GITLAB),
+            )
+        },
+    ),
+    "table checked in the default target's workspace": (
+        "the table check runs in the default target's workspace, not prod's (-t prod)",
+        {
+            platform: (Edit(file, '"$table" -t prod -o json', '"$table" -o json'),)
+            for platform, file in (
+                ("github_actions", GITHUB_PROD),
+                ("azure_devops", AZURE_PROD),
+                ("gitlab", GITLAB),
+            )
+        },
+    ),
+    "failed table check taken for a missing table": (
+        "a failed table check passes as a missing table (*), not only a missing schema or catalog",
+        {
+            platform: (Edit(file, "*_DOES_NOT_EXIST*) ;;", "*) ;;", 1),)
             for platform, file in (
                 ("github_actions", GITHUB_STAGING),
                 ("azure_devops", AZURE_STAGING),
