@@ -18,7 +18,10 @@ from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 platform = get_platform(spark, dbutils)
 model_name = platform.get_param("model_name")
 reason = platform.get_param("reason", "")
-requested_by = platform.get_param("requested_by", "")
+# Who decided: the job parameter, else whoever started this run (not the job's run_as identity).
+requested_by = platform.get_param("requested_by", "") or platform.triggered_by(
+    platform.get_param("job_run_id")
+)
 {%- if cookiecutter.include_serving == "yes" %}
 serving = ServingSpec(
     endpoint_name=platform.get_param("serving_endpoint_name"),

@@ -66,6 +66,11 @@ if "feature_refresh_job" in JOBS:
 
 if "monitoring_job" in JOBS:
 
+    def test_a_report_before_any_run_names_what_to_run(fresh, capsys):
+        assert fresh("report") == 2
+        line = one_error_line(capsys)
+        assert "no monitoring tables in " in line and " demo`" in line
+
     def test_monitoring_before_any_champion_is_skipped_not_failed(fresh, capsys):
         assert fresh("run", "monitoring_job") == 0
         out = capsys.readouterr().out

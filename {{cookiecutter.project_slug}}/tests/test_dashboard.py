@@ -74,6 +74,17 @@ def test_queries_read_the_schema_tables_by_plain_name(bundle, dashboard):
     assert resource["warehouse_id"] == "${var.warehouse_id}"  # a lookup: Databricks only
 
 
+def test_a_from_inside_a_function_is_not_taken_for_a_table(bundle, local_platform):
+    """``EXTRACT(HOUR FROM col)`` is valid Databricks SQL: the local run must not look for a
+    table named like the column."""
+    prefix, _ = deployed_names(bundle)
+    sql = "SELECT EXTRACT(HOUR FROM t) AS h FROM (SELECT TIMESTAMP'2016-01-01 05:00:00' AS t)"
+    with LocalViews(local_platform, prefix) as views:
+        assert views.query(sql)["h"].tolist() == [5]
+        with pytest.raises(LookupError, match=f"no local table {DRIFT_METRICS_TABLE} in"):
+            views.query(f"SELECT * FROM {DRIFT_METRICS_TABLE}")
+
+
 def test_widget_fields_group_by_the_non_aggregates():
     query = {
         "fields": [

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
+from pyspark.sql import functions as F  # noqa: N812
 
 from {{ cookiecutter.package_name }}.data import profile
-from {{ cookiecutter.package_name }}.features.contract import RAW_TRIPS_CONTRACT, ColumnRule
+from {{ cookiecutter.package_name }}.features.contract import (
+    RAW_TRIPS_CONTRACT,
+    ColumnRule,
+    DataContractError,
+    check_contract,
+)
+from {{ cookiecutter.package_name }}.names import PICKUP_TS, TRIP_FEATURES
 from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
 from {{ cookiecutter.package_name }}_local.runner.engine import notebook_cells, notebook_namespace
 
@@ -34,6 +41,16 @@ def test_every_cell_runs_and_reads_the_sample_through_the_platform(executed):
     assert namespace["input_table"] == "samples.nyctaxi.trips"
     assert namespace["raw"].count() > 1000  # the seeded sample, generated on first read
     assert (state / "warehouse" / "samples" / "nyctaxi" / "trips").is_dir()
+
+
+def test_the_fare_is_plotted_against_every_trip_feature_as_the_jobs_compute_it(executed, spark):
+    namespace = executed[0]
+    assert namespace["key_features"] == TRIP_FEATURES
+    sample = namespace["sample"]
+    weekdays = spark.createDataFrame(sample[[PICKUP_TS]]).select(
+        F.dayofweek(PICKUP_TS).alias("spark")
+    )
+    assert sorted(sample["pickup_weekday"]) == sorted(r.spark for r in weekdays.collect())
 
 
 def test_the_sample_meets_its_contract(executed):
@@ -64,6 +81,27 @@ def test_contract_profile_judges_each_rule_against_its_tolerance(spark):
     assert not strict["ok"]  # one null and one negative value: each 25% > 20%
     assert tolerant["ok"]  # each rule alone stays within 30%, as check_contract judges
     assert missing["type"] == "missing" and not missing["ok"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [-1.0, 11.0, *[5.0] * 38],  # 2.5 % below and 2.5 % above: each rule within 4 %
+        [-1.0, -2.0, *[5.0] * 38],  # 5 % below: over 4 %
+        [],  # no rows at all
+    ],
+    ids=["each-rule-within", "one-rule-over", "empty"],
+)
+def test_contract_profile_agrees_with_the_jobs_check(spark, values):
+    df = spark.createDataFrame([(v,) for v in values], "distance double")
+    rule = ColumnRule("distance", ("double",), min_value=0, max_value=10, max_invalid_fraction=0.04)
+    try:
+        check_contract(df, [rule], "trips")
+        passes = True
+    except DataContractError:
+        passes = False
+    (row,) = profile.contract_profile(df, [rule]).to_dict("records")
+    assert row["ok"] == passes
 
 
 def test_time_coverage_lists_missing_days():

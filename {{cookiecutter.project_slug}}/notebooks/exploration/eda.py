@@ -55,6 +55,8 @@ trips = profile.with_trip_duration(raw)
 numeric = ["trip_distance", "trip_duration_min", LABEL]
 sample = profile.sample_frame(trips, [*numeric, PICKUP_TS])
 sample["pickup_hour"] = sample[PICKUP_TS].dt.hour
+# As Spark's dayofweek (features/transforms.py): 1 = Sunday ... 7 = Saturday.
+sample["pickup_weekday"] = (sample[PICKUP_TS].dt.dayofweek + 1) % 7 + 1
 display(sample[numeric].describe())
 display(profile.distribution_figure(sample, [*numeric, "pickup_hour"]))
 
@@ -66,7 +68,7 @@ display(profile.distribution_figure(sample, [*numeric, "pickup_hour"]))
 
 # COMMAND ----------
 
-key_features = [f for f in TRIP_FEATURES if f in sample.columns]
+key_features = [f for f in TRIP_FEATURES if f in sample.columns]  # all of them, as sampled
 display(profile.target_figure(sample, key_features))
 
 # COMMAND ----------

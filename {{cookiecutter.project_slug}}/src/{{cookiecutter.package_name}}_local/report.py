@@ -187,7 +187,8 @@ class LocalViews:
             self.platform.spark.catalog.dropTempView(name)
 
     def register(self, names: set[str]) -> list[str]:
-        """Create a view for each name that is a local table; return the missing ones."""
+        """Create a view for each name that is a local table; return the other names (missing
+        tables, or words that only look like one, as in ``EXTRACT(HOUR FROM col)``)."""
         missing = []
         for name in sorted(names - set(self.created)):
             full = f"{self.prefix}.{name}"
@@ -204,9 +205,14 @@ class LocalViews:
         for qualified in (f"`{catalog}`.`{schema}`.", f"{catalog}.{schema}."):
             sql = sql.replace(qualified, "")
         missing = self.register(table_names(sql))
-        if missing:
-            raise LookupError(f"no local table {', '.join(missing)} in {self.prefix} yet")
-        return self.platform.spark.sql(sql).toPandas()
+        try:
+            return self.platform.spark.sql(sql).toPandas()
+        except Exception as exc:
+            if missing:  # most likely why: say which table is not there yet
+                raise LookupError(
+                    f"no local table {', '.join(missing)} in {self.prefix} yet"
+                ) from exc
+            raise
 
 
 # --- panels ------------------------------------------------------------------------------------
@@ -375,13 +381,27 @@ def evaluate_alerts(
 def build_report(bundle: Bundle, platform: LocalPlatform, prefix: str) -> Report:
     """Panels of every dashboard of the bundle, its alerts, and what only Databricks has."""
     files = require_dashboard(bundle)
+    dashboards = {}
+    for key, path in files.items():
+        try:
+            dashboards[key] = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ReportError(f"{path} is not valid JSON: {exc}") from exc
+    read = {
+        name
+        for dashboard in dashboards.values()
+        for dataset in dashboard.get("datasets") or []
+        for name in table_names(dataset_sql(dataset))
+    }
+    if not any(platform.table_exists(f"{prefix}.{name}") for name in read):
+        raise ReportError(
+            f"no monitoring tables in {prefix} yet: run "
+            f"`python -m {__package__.removesuffix('_local')} demo`, or the training, batch "
+            "inference and monitoring jobs, first"
+        )
     panels: list[Panel] = []
     with LocalViews(platform, prefix) as views:
-        for path in files.values():
-            try:
-                dashboard = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise ReportError(f"{path} is not valid JSON: {exc}") from exc
+        for dashboard in dashboards.values():
             panels += build_panels(dashboard, views)
     alerts = evaluate_alerts(bundle, platform, prefix)
     mlflow_db = platform.state / "mlflow.db"

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
-from ..features.contract import ColumnRule
+from ..features.contract import NOT_NULL, ColumnRule, row_checks
 from ..names import DROPOFF_TS, LABEL, PICKUP_TS
 
 SAMPLE_ROWS = 50_000
@@ -40,22 +40,20 @@ PROFILE_COLUMNS = [
 def contract_profile(df: DataFrame, rules: Sequence[ColumnRule]) -> pd.DataFrame:
     """One row per contract column: type, nulls, observed range and the share of rows that break
     the rule (nulls where not allowed, values outside the range); ``ok`` as ``check_contract``
-    would judge the column (the right type, each rule within its tolerance)."""
+    judges the column: the same row checks, each within its tolerance, and at least one row."""
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     present = [r for r in rules if r.column in types]
     aggregates = [F.count(F.lit(1)).alias("__rows")]
     for i, rule in enumerate(present):
         col = F.col(rule.column)
-        bad = F.lit(False)
-        if rule.min_value is not None:
-            bad = bad | (col < F.lit(rule.min_value))
-        if rule.max_value is not None:
-            bad = bad | (col > F.lit(rule.max_value))
         aggregates += [
             F.sum(F.when(col.isNull(), 1).otherwise(0)).alias(f"__n{i}"),
             F.min(col).cast("string").alias(f"__lo{i}"),
             F.max(col).cast("string").alias(f"__hi{i}"),
-            F.sum(F.when(bad, 1).otherwise(0)).alias(f"__o{i}"),
+        ]
+        aggregates += [
+            F.sum(F.when(broken, 1).otherwise(0)).alias(f"__c{i}_{j}")
+            for j, (_, broken) in enumerate(row_checks(rule))
         ]
     stats = df.agg(*aggregates).first()
     rows = int(stats["__rows"])
@@ -70,11 +68,11 @@ def contract_profile(df: DataFrame, rules: Sequence[ColumnRule]) -> pd.DataFrame
             continue
         i = present.index(rule)
         nulls = int(stats[f"__n{i}"] or 0)
-        out = int(stats[f"__o{i}"] or 0)
-        counted_nulls = 0 if rule.nullable else nulls
-        share = (out + counted_nulls) / rows if rows else 0.0
-        # As check_contract judges: each rule (not null, range) against the tolerance.
-        within = all(bad <= rule.max_invalid_fraction * rows for bad in (counted_nulls, out))
+        checks = enumerate(row_checks(rule))
+        broken = {name: int(stats[f"__c{i}_{j}"] or 0) for j, (name, _) in checks}
+        out = sum(count for name, count in broken.items() if name != NOT_NULL)
+        share = sum(broken.values()) / rows if rows else 0.0
+        within = all(count <= rule.max_invalid_fraction * rows for count in broken.values())
         records.append(
             {
                 "column": rule.column,
@@ -88,7 +86,7 @@ def contract_profile(df: DataFrame, rules: Sequence[ColumnRule]) -> pd.DataFrame
                 "out_of_range": out,
                 "invalid_share": share,
                 "tolerance": rule.max_invalid_fraction,
-                "ok": types[rule.column] in rule.types and within,
+                "ok": types[rule.column] in rule.types and within and rows >= 1,
             }
         )
     return pd.DataFrame.from_records(records, columns=PROFILE_COLUMNS)

@@ -73,11 +73,15 @@ def _schema_violations(df: DataFrame, rules: Sequence[ColumnRule]) -> list[Viola
     return found
 
 
-def _row_checks(rule: ColumnRule) -> list[tuple[str, Column]]:
+NOT_NULL = "not null"  # the name of the null check
+
+
+def row_checks(rule: ColumnRule) -> list[tuple[str, Column]]:
+    """The rule's row-level checks: (name, condition true for a row that breaks it)."""
     col = F.col(rule.column)
     checks: list[tuple[str, Column]] = []
     if not rule.nullable:
-        checks.append(("not null", col.isNull()))
+        checks.append((NOT_NULL, col.isNull()))
     if rule.min_value is not None:
         checks.append((f">= {rule.min_value:g}", col < F.lit(rule.min_value)))
     if rule.max_value is not None:
@@ -97,7 +101,7 @@ def check_contract(
     if schema_problems:
         raise DataContractError(dataset, schema_problems)
 
-    labelled = [(rule, name, cond) for rule in rules for name, cond in _row_checks(rule)]
+    labelled = [(rule, name, cond) for rule in rules for name, cond in row_checks(rule)]
     aggregates = [F.count(F.lit(1)).alias("__rows")]
     aggregates += [
         F.sum(F.when(cond, 1).otherwise(0)).alias(f"__c{i}")
