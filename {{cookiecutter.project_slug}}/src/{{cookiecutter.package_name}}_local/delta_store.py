@@ -80,46 +80,32 @@ class DeltaStore:
             raise ValueError(
                 f"merge keys {missing} are not columns of the data ({data.column_names})"
             )
-        data = _dedupe_last(normalize_arrow(data), keys)
-        if not self.exists_at(path):
-            self.write_at(path, data, "overwrite")
-            return
-        predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        (
-            DeltaTable(str(path))
-            .merge(
-                source=data,
-                predicate=predicate,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-            )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        self._merge(path, data, keys, update=True)
 
     def insert_new_at(self, path: Path, data: pa.Table, keys: Sequence[str]) -> None:
         """Insert the rows whose ``keys`` are not in the table yet (an insert-only merge)."""
         if not keys:
             raise ValueError("an insert-only merge needs at least one key column")
+        self._merge(path, data, keys, update=False)
+
+    def _merge(self, path: Path, data: pa.Table, keys: Sequence[str], *, update: bool) -> None:
+        """Merge ``data`` on ``keys`` (last row per key wins): insert new keys, and with
+        ``update`` also overwrite the rows of existing ones."""
         data = _dedupe_last(normalize_arrow(data), keys)
         if not self.exists_at(path):
             self.write_at(path, data, "overwrite")
             return
         predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        (
-            DeltaTable(str(path))
-            .merge(
-                source=data,
-                predicate=predicate,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-            )
-            .when_not_matched_insert_all()
-            .execute()
+        merger = DeltaTable(str(path)).merge(
+            source=data,
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
         )
+        if update:
+            merger = merger.when_matched_update_all()
+        merger.when_not_matched_insert_all().execute()
 
     # --- feature-table metadata (the keys Databricks keeps in Unity Catalog) -----------------
     def meta_path(self, name: str) -> Path:

@@ -102,6 +102,16 @@ class DatabricksPlatform(Platform):
     def merge_table(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
         if not keys:
             raise ValueError("merge needs at least one key column")
+        self._merge(df, name, keys, "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+
+    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("an insert-only merge needs at least one key column")
+        self._merge(df, name, keys, "WHEN NOT MATCHED THEN INSERT *")
+
+    def _merge(self, df: DataFrame, name: str, keys: Sequence[str], clauses: str) -> None:
+        """SQL ``MERGE`` of ``df`` (one row per key) into ``name`` on ``keys`` (null-safe), with
+        schema evolution; a missing table is created from ``df``."""
         if not self.table_exists(name):
             self.write_table(df, name, "overwrite")
             return
@@ -111,25 +121,7 @@ class DatabricksPlatform(Platform):
         try:
             self.spark.sql(
                 f"MERGE WITH SCHEMA EVOLUTION INTO {_quote(name)} AS t "
-                f"USING {view} AS s ON {condition} "
-                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-            )
-        finally:
-            self.spark.catalog.dropTempView(view)
-
-    def append_new(self, df: DataFrame, name: str, keys: Sequence[str]) -> None:
-        if not keys:
-            raise ValueError("an insert-only merge needs at least one key column")
-        if not self.table_exists(name):
-            self.write_table(df, name, "overwrite")
-            return
-        view = f"append_source_{uuid.uuid4().hex}"
-        df.dropDuplicates(list(keys)).createOrReplaceTempView(view)
-        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        try:
-            self.spark.sql(
-                f"MERGE WITH SCHEMA EVOLUTION INTO {_quote(name)} AS t "
-                f"USING {view} AS s ON {condition} WHEN NOT MATCHED THEN INSERT *"
+                f"USING {view} AS s ON {condition} {clauses}"
             )
         finally:
             self.spark.catalog.dropTempView(view)
