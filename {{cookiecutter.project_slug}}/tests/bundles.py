@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from {{ cookiecutter.package_name }}_local.runner import load_bundle
+from {{ cookiecutter.package_name }}_local.runner.compute import bundle_runs_serverless
 
 
 def ref(expression: str) -> str:
@@ -14,15 +18,36 @@ def ref(expression: str) -> str:
     return "{" * 2 + expression + "}" * 2
 
 
+ENVIRONMENT = {"environment_key": "default", "spec": {"environment_version": "5"}}
+CLUSTER = {"job_cluster_key": "cluster", "new_cluster": {"num_workers": 1}}
+
+
+@functools.cache
+def project_runs_serverless() -> bool:
+    """Whether this project's jobs run serverless (else on job clusters)."""
+    jobs = load_bundle(Path(__file__).resolve().parents[1]).resources.get("jobs") or {}
+    return bool(bundle_runs_serverless(jobs))
+
+
 def notebook_task(
-    key: str, notebook: str, depends_on: list[Any] | None = None, **extra: Any
+    key: str,
+    notebook: str,
+    depends_on: list[Any] | None = None,
+    compute: str | None = "project",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A notebook task definition (``extra`` may hold base_parameters, run_if...)."""
+    """A notebook task definition (``extra`` may hold base_parameters, run_if...), on the
+    project's compute unless ``extra`` names one (``compute=None``: it names none)."""
     params = extra.pop("base_parameters", {})
     task: dict[str, Any] = {
         "task_key": key,
         "notebook_task": {"notebook_path": f"../notebooks/{notebook}.py"},
     }
+    if compute and not {"environment_key", "job_cluster_key"} & extra.keys():
+        if project_runs_serverless():
+            task["environment_key"] = ENVIRONMENT["environment_key"]
+        else:
+            task["job_cluster_key"] = CLUSTER["job_cluster_key"]
     if params:
         task["notebook_task"]["base_parameters"] = params
     if depends_on:
@@ -50,12 +75,26 @@ def write_bundle(
     }
     (root / "databricks.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     for key, job in jobs.items():
+        job = _with_declared_compute(job)
         doc = {"resources": {"jobs": {key: job}}}
         (root / "resources" / f"{key}.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     for nb_name, source in (notebooks or {}).items():
         body = "# Databricks notebook source\n" + textwrap.dedent(source)
         (root / "notebooks" / f"{nb_name}.py").write_text(body)
     return root
+
+
+def _with_declared_compute(job: dict[str, Any]) -> dict[str, Any]:
+    """The job with the environment or cluster its tasks name declared (as a deploy needs)."""
+    tasks = job.get("tasks") or []
+    job = dict(job)
+    for field, spec, declared in (
+        ("environment_key", ENVIRONMENT, "environments"),
+        ("job_cluster_key", CLUSTER, "job_clusters"),
+    ):
+        if any(t.get(field) == spec[field] for t in tasks) and declared not in job:
+            job[declared] = [spec]
+    return job
 
 
 RECORD = """

@@ -26,13 +26,15 @@ def project_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """The process-wide local SparkSession (local[2], UTC, Arrow on, UI off)."""
-    from {{ cookiecutter.package_name }}_local.spark import get_spark
+def spark(project_root: Path):
+    """The process-wide local session of the bundle's compute: Spark Connect with serverless
+    compute's rules when its jobs run serverless, classic Spark on job clusters."""
+    from {{ cookiecutter.package_name }}_local.runner import JobRunner, load_bundle
+    from {{ cookiecutter.package_name }}_local.spark import stop_spark
 
-    session = get_spark()
+    session = JobRunner(load_bundle(project_root)).spark
     yield session
-    session.stop()
+    stop_spark()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}_local.sample import generate_trips
 
 @pytest.fixture(scope="module")
 def raw(spark):
-    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-03", 400, seed=5)).cache()
+    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-03", 400, seed=5))
 
 
 def _violation(excinfo) -> tuple[str, str]:

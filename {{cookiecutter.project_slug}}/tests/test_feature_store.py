@@ -10,6 +10,7 @@ from {{ cookiecutter.package_name }}.features.contract import DataContractError
 from {{ cookiecutter.package_name }}.features.lookups import feature_lookups
 from {{ cookiecutter.package_name }}.features.refresh import refresh_features
 from {{ cookiecutter.package_name }}.names import DROPOFF_FEATURES, FEATURE_COLUMNS, PICKUP_FEATURES
+from {{ cookiecutter.package_name }}.platform.base import Platform
 from {{ cookiecutter.package_name }}_local.sample import generate_trips
 
 
@@ -24,11 +25,9 @@ class RecordingPlatform:
     def read_source(self, path):
         return self.source
 
-    def cache(self, df):
-        return df.cache()
-
-    def uncache(self, df):
-        df.unpersist()
+    # The platform's own caching, which falls back to recomputing on serverless.
+    cache = Platform.cache
+    uncache = Platform.uncache
 
     def write_feature_table(self, df, name, primary_keys, timestamp_key, description):
         assert description
@@ -38,7 +37,7 @@ class RecordingPlatform:
 
 @pytest.fixture(scope="module")
 def raw(spark):
-    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-06", 1500, seed=3)).cache()
+    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-06", 1500, seed=3))
 
 
 def test_lookups_cover_the_zip_features():

@@ -36,7 +36,7 @@ def trip(
 
 @pytest.fixture(scope="module")
 def sample(spark):
-    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-10", 3000, seed=11)).cache()
+    return spark.createDataFrame(generate_trips("2016-01-01", "2016-01-10", 3000, seed=11))
 
 
 def test_trip_features(spark):

@@ -32,8 +32,8 @@ def frames(spark):
             }
         )
 
-    baseline = spark.createDataFrame(frame(0.0, 0.0, 1.0)).cache()
-    current = spark.createDataFrame(frame(1.0, 0.5, 2.0)).cache()
+    baseline = spark.createDataFrame(frame(0.0, 0.0, 1.0))
+    current = spark.createDataFrame(frame(1.0, 0.5, 2.0))
     return baseline, current
 
 

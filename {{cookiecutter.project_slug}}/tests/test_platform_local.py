@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -73,7 +74,8 @@ def test_timestamps_round_trip_in_utc(local_platform, spark):
     df = spark.createDataFrame([(1, datetime(2016, 1, 1, 23, 30))], "id int, ts timestamp")
     local_platform.write_table(df, TABLE)
     assert local_platform.read_table(TABLE).collect()[0]["ts"] == datetime(2016, 1, 1, 23, 30)
-    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    # Serverless compute's session zone is Etc/UTC, a Databricks Runtime cluster's UTC.
+    assert spark.conf.get("spark.sql.session.timeZone") in ("UTC", "Etc/UTC")
 
 
 def test_tables_persist_across_instances_and_processes(local_platform, spark, tmp_path):
@@ -132,23 +134,38 @@ def _append(local_platform, ids, mode="append"):
 
 
 class Recorder:
-    """A foreachBatch function that records (batch id, ids) and can fail once."""
+    """A foreachBatch function that records (batch id, ids) and can fail once at ``fail_on``.
 
-    def __init__(self, fail_on: int | None = None) -> None:
-        self.batches: list[tuple[int, list[int]]] = []
+    It keeps its records in files: on Spark Connect (serverless) the function runs as a copy,
+    so attributes set during a batch never reach the caller's object.
+    """
+
+    count = 0
+
+    def __init__(self, folder: Path, fail_on: int | None = None) -> None:
+        Recorder.count += 1
+        self.log = folder / f"recorder-{Recorder.count}.jsonl"
+        self.failed = self.log.with_suffix(".failed")
         self.fail_on = fail_on
 
     def __call__(self, df, batch_id):
-        if batch_id == self.fail_on:
-            self.fail_on = None
+        if batch_id == self.fail_on and not self.failed.exists():
+            self.failed.touch()
             raise RuntimeError("lost the executor")
-        self.batches.append((batch_id, sorted(r.id for r in df.collect())))
+        with self.log.open("a") as fh:
+            fh.write(json.dumps([batch_id, sorted(r.id for r in df.collect())]) + "\n")
+
+    @property
+    def batches(self) -> list[tuple[int, list[int]]]:
+        if not self.log.exists():
+            return []
+        return [tuple(json.loads(line)) for line in self.log.read_text().splitlines()]
 
 
-def test_stream_takes_the_snapshot_then_one_batch_per_appended_version(local_platform):
+def test_stream_takes_the_snapshot_then_one_batch_per_appended_version(local_platform, tmp_path):
     _append(local_platform, [1, 2], "overwrite")
     _append(local_platform, [3])
-    first = Recorder()
+    first = Recorder(tmp_path)
     progress = local_platform.run_stream(SOURCE, CHECKPOINT, first)
     assert first.batches == [(0, [1, 2, 3])]
     assert (progress.batches, progress.input_rows) == (1, 3)
@@ -156,7 +173,7 @@ def test_stream_takes_the_snapshot_then_one_batch_per_appended_version(local_pla
 
     _append(local_platform, [4])
     _append(local_platform, [5, 6])
-    second = Recorder()
+    second = Recorder(tmp_path)
     progress = local_platform.run_stream(SOURCE, CHECKPOINT, second)
     assert second.batches == [(1, [4]), (2, [5, 6])]
     assert (progress.batches, progress.input_rows) == (2, 3)
@@ -164,12 +181,12 @@ def test_stream_takes_the_snapshot_then_one_batch_per_appended_version(local_pla
     assert json.loads((offsets / "offsets.json").read_text())["batch_id"] == 2
 
 
-def test_a_failed_batch_is_given_again_on_the_next_run(local_platform):
+def test_a_failed_batch_is_given_again_on_the_next_run(local_platform, tmp_path):
     _append(local_platform, [1], "overwrite")
-    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder(tmp_path))
     _append(local_platform, [2])
     _append(local_platform, [3])
-    failing = Recorder(fail_on=2)
+    failing = Recorder(tmp_path, fail_on=2)
     with pytest.raises(RuntimeError, match="lost the executor"):
         local_platform.run_stream(SOURCE, CHECKPOINT, failing)
     assert failing.batches == [(1, [2])]  # batch 1 was committed before batch 2 failed
@@ -177,15 +194,15 @@ def test_a_failed_batch_is_given_again_on_the_next_run(local_platform):
     assert failing.batches == [(1, [2]), (2, [3])]
 
 
-def test_a_stream_stops_on_a_rewritten_source_or_a_foreign_checkpoint(local_platform):
+def test_a_stream_stops_on_a_rewritten_source_or_a_foreign_checkpoint(local_platform, tmp_path):
     _append(local_platform, [1], "overwrite")
-    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+    local_platform.run_stream(SOURCE, CHECKPOINT, Recorder(tmp_path))
     _append(local_platform, [7], "overwrite")
     with pytest.raises(StreamSourceError, match="removed or rewrote data"):
-        local_platform.run_stream(SOURCE, CHECKPOINT, Recorder())
+        local_platform.run_stream(SOURCE, CHECKPOINT, Recorder(tmp_path))
     local_platform.write_source("/landing/other", pd.DataFrame({"id": [1]}), "overwrite")
     with pytest.raises(StreamSourceError, match="belongs to the stream of"):
-        local_platform.run_stream("/landing/other", CHECKPOINT, Recorder())
+        local_platform.run_stream("/landing/other", CHECKPOINT, Recorder(tmp_path))
 
 
 def test_workspace_paths_map_into_the_state_folder(local_platform):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from {{ cookiecutter.package_name }}_local.cli import main
+from {{ cookiecutter.package_name }}_local.platform import empty_mlflow_db
 from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunnerError, load_bundle, run_job
 from {{ cookiecutter.package_name }}_local.runner.engine import notebook_cells, task_order
 
@@ -318,6 +319,9 @@ def test_the_cli_keeps_library_chatter_out_of_the_output(tmp_path, capsys, monke
     root = write_bundle(
         tmp_path / "p", {"j": {"tasks": [notebook_task("a", "nb")]}}, {"nb": migrate}
     )
+    # The CLI's warm-up thread migrates its empty store at once; two migrations in one process
+    # at the same time share alembic's global context, so let this process's be done first.
+    empty_mlflow_db()
     assert main(["--project-dir", str(root), "run", "j"]) == 0
     captured = capsys.readouterr()
     assert database.is_file()

@@ -225,10 +225,10 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
 
 def _report(root: Path, target: str | None, variables: dict[str, str], output: Path | None) -> int:
     from .report import make_report, require_dashboard
-    from .runner import get_spark
+    from .runner import JobRunner
 
     bundle = load_bundle(root, target, variables)
     require_dashboard(bundle)  # before starting Spark
-    path, _ = make_report(bundle, get_spark(), state_dir(root), output)
+    path, _ = make_report(bundle, JobRunner(bundle).spark, state_dir(root), output)
     print(f"report: {path}")
     return 0

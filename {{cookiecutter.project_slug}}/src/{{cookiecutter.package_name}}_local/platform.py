@@ -35,6 +35,8 @@ from {{ cookiecutter.package_name }}.platform.base import (
 from .delta_store import DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
 from .runner.bundle import current_user
+from .serverless import as_shipped
+from .spark import is_connect
 from .state import find_project_root, local_source_path, prepare_state, state_dir
 from .streaming import LocalDeltaStream
 
@@ -110,7 +112,6 @@ class LocalPlatform(Platform):
         self.dbutils = dbutils
         self.state = prepare_state((state or state_dir()).resolve())
         self.store = DeltaStore(self.state / "warehouse")
-        spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.mlflow_uri = f"sqlite:///{self.state / 'mlflow.db'}"
         mlflow.set_tracking_uri(self.mlflow_uri)
         mlflow.set_registry_uri(self.mlflow_uri)
@@ -163,6 +164,8 @@ class LocalPlatform(Platform):
         return local_file_path(self.state, path)
 
     def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
+        if is_connect(self.spark):
+            process = as_shipped(process)  # as serverless runs it: pickled, in its own copy
         stream = LocalDeltaStream(self._existing_source(source), self.file_path(checkpoint))
         batches = rows = 0
         for batch in stream.pending():
@@ -274,7 +277,7 @@ class LocalPlatform(Platform):
                 f"columns {missing} needed by {model_uri} are missing from the scoring data"
             )
         predict = mlflow.pyfunc.spark_udf(
-            self.spark, model_uri, env_manager="local", result_type="double"
+            self.spark, _stored_model_uri(model_uri), env_manager="local", result_type="double"
         )
         return features.withColumn("prediction", predict(sf.struct(*[sf.col(c) for c in inputs])))
 
@@ -314,6 +317,20 @@ class LocalPlatform(Platform):
             f"[local] serving endpoint {spec.endpoint_name!r} -> {spec.model_name} "
             f"v{spec.model_version} (recorded in {target})"
         )
+
+
+def _stored_model_uri(model_uri: str) -> str:
+    """Where a ``models:/`` version's files are stored (a ``file://`` URI in the state folder).
+
+    On Spark Connect, MLflow's Spark UDF loads the model in the server's Python workers and
+    caches it there by URI: a registry URI such as ``models:/m/1`` names another model in each
+    local state folder (each test has its own), so the workers get the stored files' URI.
+    """
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+
+    if not model_uri.startswith("models:/"):
+        return model_uri
+    return ModelsArtifactRepository.get_underlying_uri(model_uri)
 
 
 def local_file_path(state: Path, path: str) -> Path:

@@ -62,6 +62,7 @@ def score_into_log(
     *,
     model_name: str,
     model_version: str,
+    features: str,
     input_table: str,
     log_table: str,
     start_date: str = "",
@@ -70,17 +71,18 @@ def score_into_log(
     """Score the ``trips`` (cleaned, with trip features) that ``log_table`` does not hold yet
     with ``model_version`` and add them to it; return how many were added.
 
-    A model packaged with feature lookups fetches its zip features itself; otherwise they are
-    aggregated from the raw history of ``input_table`` (``start_date`` .. ``end_date``, read
-    from a week earlier), as in training. Trips already in the log are left out before scoring,
-    and the write is an insert-only merge on the trip keys: a rerun, a replayed micro-batch or
-    another job scoring the same trips never adds a trip twice.
+    ``features`` is the version's feature source (:func:`~..registry.feature_source`, read by
+    the caller, so a streaming micro-batch makes no registry call): a model packaged with
+    feature lookups fetches its zip features itself; otherwise they are aggregated from the raw
+    history of ``input_table`` (``start_date`` .. ``end_date``, read from a week earlier), as in
+    training. Trips already in the log are left out before scoring, and the write is an
+    insert-only merge on the trip keys: a rerun, a replayed micro-batch or another job scoring
+    the same trips never adds a trip twice.
     """
-    client = platform.mlflow_client()
     if platform.table_exists(log_table):
         scored_keys = platform.read_table(log_table).select(*KEY_COLUMNS)
         trips = trips.join(scored_keys, on=KEY_COLUMNS, how="left_anti")
-    if feature_source(client, model_name, model_version) == FEATURE_SOURCE_STORE:
+    if features == FEATURE_SOURCE_STORE:
         inputs = trips.select(*KEY_COLUMNS, *TRIP_FEATURES, LABEL)
     else:
         history = trip_history(platform, input_table, start_date, end_date)
@@ -122,6 +124,7 @@ def score_trips(
         load_trips(platform, input_table, start_date, end_date),
         model_name=model_name,
         model_version=version,
+        features=feature_source(platform.mlflow_client(), model_name, version),
         input_table=input_table,
         log_table=table(catalog, schema, INFERENCE_LOG_TABLE),
         start_date=start_date,

@@ -18,7 +18,7 @@ from ..data.trips import prepare_trips
 from ..names import CHAMPION, INFERENCE_LOG_TABLE, PICKUP_TS, table
 from ..platform import get_platform
 from ..platform.base import Platform
-from ..registry import alias_version
+from ..registry import alias_version, feature_source
 from .batch import score_into_log
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,16 @@ class StreamResult:
 class BatchScorer:
     """The function each micro-batch is handed to (``foreachBatch``).
 
-    It holds names only, and builds its platform from the batch's own Spark session: on Spark
-    Connect (serverless) the function runs in a separate process on the server.
+    It holds names only, resolved on the driver when the stream starts (the champion's version
+    and its feature source), and builds its platform from the batch's own Spark session: on
+    Spark Connect (serverless) the function is pickled and runs in a separate Python process on
+    the server, where it makes no registry lookup of its own.
     """
 
     input_table: str
     model_name: str
     model_version: str
+    features: str
     log_table: str
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
@@ -67,6 +70,7 @@ class BatchScorer:
             trips,
             model_name=self.model_name,
             model_version=self.model_version,
+            features=self.features,
             input_table=self.input_table,
             log_table=self.log_table,
             start_date=first.date().isoformat(),
@@ -89,7 +93,8 @@ def stream_trips(
     The champion is resolved when the run starts, so each run (each restart of the stream)
     scores with the champion of that moment, and every micro-batch of a run with the same one.
     """
-    version = alias_version(platform.mlflow_client(), model_name, CHAMPION)
+    client = platform.mlflow_client()
+    version = alias_version(client, model_name, CHAMPION)
     if version is None:
         log.warning(
             "%s has no @%s yet: the stream did not start (run training_job first)",
@@ -101,6 +106,7 @@ def stream_trips(
         input_table=input_table,
         model_name=model_name,
         model_version=version,
+        features=feature_source(client, model_name, version),
         log_table=table(catalog, schema, INFERENCE_LOG_TABLE),
     )
     progress = platform.run_stream(input_table, checkpoint, scorer)

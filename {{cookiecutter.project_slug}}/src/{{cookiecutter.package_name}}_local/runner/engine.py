@@ -9,14 +9,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from {{ cookiecutter.package_name }}.errors import ActionableError
 
-from ..spark import get_spark
+from ..serverless import rules_suspended
+from ..spark import current_spark, get_spark, is_connect
 from .bundle import Bundle, load_bundle
+from .compute import bundle_runs_serverless, runs_serverless, task_directory
 from .conditions import EXCLUDED as DEP_EXCLUDED
 from .conditions import FAILED as DEP_FAILED
 from .conditions import SUCCESS as DEP_SUCCESS
@@ -164,7 +166,12 @@ def notebook_cells(path: Path) -> list[str]:
 
 
 class JobRunner:
-    """Runs the jobs of one bundle; nested ``run_job_task`` runs share the Spark session."""
+    """Runs the jobs of one bundle; nested ``run_job_task`` runs share the Spark session.
+
+    The process's session is Spark Connect when the bundle runs any task serverless (held to
+    serverless compute's rules in those tasks), classic Spark when every task runs on a job
+    cluster (:mod:`..spark`); ``spark``, when given, is used instead.
+    """
 
     def __init__(
         self,
@@ -177,6 +184,8 @@ class JobRunner:
         self.out = out
         self._spark = spark
         self.heartbeat_seconds = heartbeat_seconds
+        # Whether the bundle runs any task on serverless compute.
+        self.serverless = bundle_runs_serverless(bundle.resources.get("jobs") or {})
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         src = bundle.root / "src"
         if src.is_dir() and str(src) not in sys.path:
@@ -184,9 +193,13 @@ class JobRunner:
 
     @property
     def spark(self) -> Any:
-        if self._spark is None:
-            self._spark = get_spark()
-        return self._spark
+        """The session of the bundle's compute: the given one, else the process's, started as
+        Spark Connect when any task is serverless (or names no compute), classic otherwise."""
+        if self._spark is not None:
+            return self._spark
+        if self.serverless is None:
+            return current_spark() or get_spark(True)
+        return get_spark(self.serverless)
 
     def job_parameters(
         self, job: dict[str, Any], job_key: str, given: dict[str, str]
@@ -330,10 +343,21 @@ class JobRunner:
         }
         widgets.update(parameters)  # job parameters are pushed down to every notebook task
         dbutils = LocalDbutils(widgets, context.task_values, task["task_key"])
-        namespace = notebook_namespace(path, self.spark, dbutils)
+        declared = runs_serverless(task)
+        spark = self.spark
+        serverless = is_connect(spark) and declared is not False
+        if declared and not is_connect(spark):
+            raise RunnerError(
+                f"task {task['task_key']!r} runs serverless, which needs Spark Connect, and this "
+                "process runs classic Spark: run it in a process of its own"
+            )
+        namespace = notebook_namespace(path, spark, dbutils)
         code = compile(path.read_text(), str(path), "exec")
+        # A classic task on this process's Spark Connect session is not held to serverless rules.
+        rules = nullcontext() if serverless or not is_connect(spark) else rules_suspended()
         try:
-            exec(code, namespace)  # running the notebook is the point
+            with task_directory(path, serverless), rules:
+                exec(code, namespace)  # running the notebook is the point
         except NotebookExit as done:
             return done.value
         return None
