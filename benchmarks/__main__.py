@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    compute,
     drift,
     drift_calibration,
     lifecycle,
@@ -28,6 +29,7 @@ BENCHMARKS = (
     "scoring",
     "drift",
     "drift_calibration",
+    "compute",
 )
 
 
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx, tuple(args.drift_sizes) if args.drift_sizes else None, args.evidently_max_rows
         ),
         "drift_calibration": lambda: drift_calibration.run(ctx),
+        "compute": lambda: compute.run(ctx),
     }
     failed = []
     for name in args.only or list(BENCHMARKS):

@@ -95,6 +95,18 @@ def _rows() -> list[str]:
                 worst[1]["max"] < 0.5 * worst[1]["threshold"],
             )
         )
+    compute = _load("compute")
+    if compute:
+        connect, classic = compute["serverless"], compute["classic"]
+        ratios = compute["ratios_connect_to_classic"]
+        rows.append(
+            "| serverless project on Spark Connect beside classic Spark (no target) | "
+            f"session {connect['session_seconds_first']:.1f} s vs "
+            f"{classic['session_seconds_first']:.1f} s; demo {connect['demo_seconds_first']:.0f} s"
+            f" vs {classic['demo_seconds_first']:.0f} s ({ratios['demo_seconds']}x); suite "
+            f"{connect['suite_seconds_first']:.0f} s vs {classic['suite_seconds_first']:.0f} s "
+            f"({ratios['suite_seconds']}x) | |"
+        )
     return rows
 
 

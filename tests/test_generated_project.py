@@ -10,16 +10,19 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
-from conftest import DEFAULT_COMBINATION, Renderings, render
+from conftest import ALL_ON, DEFAULT_COMBINATION, Renderings, render
 
 # The generated suites are the slow part of the template's tests: they run twice, for the
-# default options (serverless, feature store, monitoring) and for the variant whose code differs
-# most (classic compute, inline features, no monitoring; serving, streaming and manual approval
-# on), which is also customized as docs/customize.md says (another estimator, one feature fewer):
-# every job of both runs end to end through the local runner. Without monitoring, the second
-# story trains a better model by hand, which then waits for approval.
+# default options (serverless, feature store, monitoring: on Spark Connect, as serverless compute
+# runs them) and for the variant whose code differs most (classic compute, inline features, no
+# monitoring; serving, streaming and manual approval on: on classic Spark), which is also
+# customized as docs/customize.md says (another estimator, one feature fewer): every job of both
+# runs end to end through the local runner. Without monitoring, the second story trains a better
+# model by hand, which then waits for approval. The all-on serverless project runs its end-to-end
+# story too, so the streaming job, serving and approval also run on Spark Connect.
 CUSTOMIZED = {
     **DEFAULT_COMBINATION,
     "compute": "classic",
@@ -101,16 +104,41 @@ def start_in(project: Path, state: Path, logs: Path, *args: str) -> Started:
 def runs(
     renderings: Renderings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Started]]:
-    """The three slow runs, started together. Each is a subprocess that spends much of its time
-    waiting (Spark scheduling, JVM start-up, MLflow's store), so on 2 cores they overlap: 272 s
-    for the three against 390 s one after another (measured once, docs/benchmarks.md)."""
+    """The slow runs, started together. Each is a subprocess that spends much of its time
+    waiting (Spark scheduling, JVM start-up, MLflow's store), so on 2 cores they overlap
+    (docs/benchmarks.md)."""
     base = tmp_path_factory.mktemp("generated")
     suite_project = renderings.get(DEFAULT_COMBINATION)
     demo_project = render(base / "demo", **DEFAULT_COMBINATION)  # its own copy: they run at once
     customized = render(base / "customized", **CUSTOMIZED)
     follow_the_customize_guide(customized, package_of(customized))
+    all_on = render(base / "all-on", **ALL_ON)
+    mutated = {
+        compute: render(base / f"{compute}-mutated", **{**DEFAULT_COMBINATION, "compute": compute})
+        for compute in ("serverless", "classic")
+    }
+    for project in mutated.values():
+        call_what_serverless_refuses(project, package_of(project))
     pytest_args = ("-m", "pytest", "-q", "-p", "no:cacheprovider")
     started = {
+        **{
+            f"{compute}-mutated": start_in(
+                project,
+                base / f"{compute}-mutated-state",
+                base / f"{compute}-mutated-logs",
+                *pytest_args,
+                f"--junitxml={base / f'{compute}-mutated.xml'}",
+                *MUTATED_TESTS,
+            )
+            for compute, project in mutated.items()
+        },
+        "all-on story": start_in(
+            all_on,
+            base / "all-on-state",
+            base / "all-on-logs",
+            *pytest_args,
+            "tests/test_end_to_end.py",
+        ),
         "suite": start_in(suite_project, base / "suite-state", base / "suite-logs", *pytest_args),
         "demo": start_in(
             demo_project,
@@ -221,3 +249,84 @@ def test_customized_project_passes_its_tests(runs: dict[str, Started], tmp_path:
     result = customized.result()
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_all_on_serverless_story_runs_on_spark_connect(runs: dict[str, Started]) -> None:
+    """Every job of the all-on project, the streaming job, serving and approval included."""
+    assert ALL_ON["compute"] == "serverless" and ALL_ON["include_streaming"] == "yes"
+    result = runs["all-on story"].result()
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+# Calls that serverless compute refuses, each put where a generated test runs it: three in src/,
+# one in a notebook. Each fails the serverless project's suite naming the serverless rule; a
+# project on job clusters runs them.
+MUTATIONS = {
+    "df.cache()": (
+        "src/{package}/features/transforms.py",
+        '    """Drop unpriceable trips: missing zips, non-positive or absurd fare, distance or '
+        'duration."""\n',
+        "    trips = trips.cache()\n",
+        "tests/test_features.py::test_clean_trips_drops_unpriceable_rows",
+        "DataFrame.cache() is not available on serverless compute",
+    ),
+    "df.rdd": (
+        "src/{package}/features/transforms.py",
+        '    """Features known from the trip itself (all doubles): distance, duration, hour, '
+        'weekday."""\n',
+        "    trips.rdd.getNumPartitions()\n",
+        "tests/test_features.py::test_trip_features",
+        "DataFrame.rdd is not available on serverless compute",
+    ),
+    "spark.sparkContext": (
+        "src/{package}/features/transforms.py",
+        '    """Rows whose ``column`` falls on ``start_date`` .. ``end_date`` (inclusive, empty = '
+        'open)."""\n',
+        "    df.sparkSession.sparkContext.defaultParallelism  # noqa: B018\n",
+        "tests/test_features.py::test_filter_dates_is_inclusive_and_open_ended",
+        "spark.sparkContext is not available on serverless compute",
+    ),
+    "an unlisted Spark setting": (
+        "notebooks/exploration/eda.py",
+        "raw = platform.read_source(input_table)\n",
+        'spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "10485760")\n',
+        "tests/test_eda.py::test_every_cell_runs_and_reads_the_sample_through_the_platform",
+        "'spark.sql.autoBroadcastJoinThreshold' is not available on serverless compute",
+    ),
+}
+MUTATED_TESTS = ("tests/test_features.py", "tests/test_eda.py")
+
+
+def call_what_serverless_refuses(project: Path, package: str) -> None:
+    for path, anchor, line, _test, _message in MUTATIONS.values():
+        target = project / path.format(package=package)
+        text = target.read_text()
+        assert text.count(anchor) == 1, f"{target}: {anchor!r}"
+        target.write_text(text.replace(anchor, anchor + line))
+
+
+def junit_outcomes(report: Path) -> dict[str, str]:
+    """``file::test`` -> the failure or error message ("" for a pass) from a JUnit report."""
+    outcomes = {}
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        path = case.get("classname", "").replace(".", "/") + ".py"
+        problems = [child for child in case if child.tag in ("failure", "error")]
+        text = "\n".join(f"{p.get('message', '')}\n{p.text or ''}" for p in problems)
+        outcomes[f"{path}::{case.get('name')}"] = text
+    return outcomes
+
+
+def test_what_serverless_refuses_fails_the_serverless_suite_only(
+    runs: dict[str, Started],
+) -> None:
+    serverless = runs["serverless-mutated"]
+    result = serverless.result()
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    outcomes = junit_outcomes(serverless.state.parent / "serverless-mutated.xml")
+    for call, (_path, _anchor, _line, test, message) in MUTATIONS.items():
+        assert message in outcomes[test], f"{call}: {test} did not fail naming the rule"
+        assert "docs/local-vs-databricks.md" in outcomes[test]
+    classic = runs["classic-mutated"].result()
+    assert classic.returncode == 0, classic.stdout[-4000:] + classic.stderr[-2000:]
+    assert " passed" in classic.stdout and " failed" not in classic.stdout

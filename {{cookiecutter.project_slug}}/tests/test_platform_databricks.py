@@ -30,6 +30,7 @@ from mlflow.models import infer_signature
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.catalog import Catalog
 from pyspark.sql.streaming import DataStreamReader, DataStreamWriter, StreamingQuery
+from pyspark.sql.streaming.listener import StreamingQueryProgress
 from pyspark.sql.types import StructType
 
 from {{ cookiecutter.package_name }}.errors import ActionableError, MissingInputError
@@ -462,6 +463,33 @@ def test_a_pending_update_that_never_ends_is_the_same_clear_error(platform, clie
     api.update_config.assert_not_called()
 
 
+def _progress_entry(batch_id: int, rows: int) -> StreamingQueryProgress:
+    """A progress entry as Spark 4 reports it: the rows per source, none at the top level."""
+    source = {
+        "description": "DeltaSource[trips]",
+        "startOffset": None,
+        "endOffset": {"logOffset": batch_id},
+        "latestOffset": None,
+        "numInputRows": rows,
+        "inputRowsPerSecond": 0.0,
+        "processedRowsPerSecond": 0.0,
+        "metrics": {},
+    }
+    return StreamingQueryProgress.fromJson(
+        {
+            "id": "e6c8a73a-d60c-4970-ad7f-a0bfc6f8ac51",
+            "runId": "3dc6a111-0304-45d9-92ec-b5ea0534b71e",
+            "name": None,
+            "timestamp": "2026-01-01T00:00:00.000Z",
+            "batchId": batch_id,
+            "batchDuration": 1000,
+            "stateOperators": [],
+            "sources": [source],
+            "sink": {"description": "ForeachBatchSink", "numOutputRows": -1, "metrics": {}},
+        }
+    )
+
+
 def _stream_mocks(clients):
     """spark.readStream -> a streaming DataFrame -> its writeStream chain -> a query."""
     reader = mock.create_autospec(DataStreamReader, instance=True)
@@ -473,10 +501,10 @@ def _stream_mocks(clients):
         method.return_value = writer
     query = mock.create_autospec(StreamingQuery, instance=True)
     query.recentProgress = [
-        {"batchId": 0, "numInputRows": 120},
-        {"batchId": 1, "numInputRows": 30},
-        {"batchId": 1, "numInputRows": 30},  # the same batch reported twice
-        {"batchId": 2, "numInputRows": 0},  # idle
+        _progress_entry(0, 120),
+        _progress_entry(1, 30),
+        _progress_entry(1, 30),  # the same batch reported twice
+        _progress_entry(2, 0),  # idle
     ]
     writer.start.return_value = query
     reader.table.return_value = stream

@@ -40,8 +40,11 @@ FE_RAW_MODEL_DIR = "data/feature_store/raw_model"
 
 
 def _progress(progress: Any, field: str) -> Any:
-    """A field of a streaming progress entry (an object in PySpark 4, a dict before)."""
-    return progress.get(field) if isinstance(progress, dict) else getattr(progress, field, None)
+    """A field of a streaming progress entry: a ``StreamingQueryProgress`` property (in PySpark
+    4 the object is also a dict, whose ``numInputRows`` key can be empty where the property adds
+    up the sources), or the key of a plain dict (older PySpark)."""
+    value = getattr(progress, field, None)
+    return progress.get(field) if value is None and isinstance(progress, dict) else value
 
 
 def _quote(name: str) -> str:
