@@ -7,13 +7,23 @@ from mlflow.exceptions import MlflowException
 
 from .names import FEATURE_SOURCE_INLINE, TAG_FEATURE_SOURCE
 
+# What the registries answer for a model that does not exist (RESOURCE_DOES_NOT_EXIST) and for
+# an alias the model does not have (INVALID_PARAMETER_VALUE), in Unity Catalog and MLflow alike.
+MISSING_ALIAS_ERRORS = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
 
 def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
-    """The version behind ``alias``, or ``None`` when the alias (or the model) does not exist."""
+    """The version behind ``alias``, or ``None`` when the alias (or the model) does not exist.
+
+    Any other registry error (PERMISSION_DENIED, an outage) is raised as it is: a task that
+    cannot read the registry must fail, not act as if there were no champion.
+    """
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in MISSING_ALIAS_ERRORS:
+            return None
+        raise
 
 
 def version_tags(client: MlflowClient, model_name: str, version: str) -> dict[str, str]:
