@@ -26,8 +26,8 @@ Rules (the first violation is reported, naming the field and its rule):
   the two must differ.
 - *_service_principal: the application ID (a UUID) of a service principal.
 - alert_email: one e-mail address (job failures and drift alerts in test, staging and prod).
-- read_group: 1-255 letters, digits, spaces and ``. _ - @``, starting and ending with a letter or
-  digit.
+- read_group, approvers_group: 1-255 letters, digits, spaces and ``. _ - @``, starting and
+  ending with a letter or digit.
 """
 
 from __future__ import annotations
@@ -199,6 +199,7 @@ def field_checks(context: dict[str, Any]) -> list[tuple[str, Callable[[str], str
         ("prod_service_principal", check_uuid),
         ("alert_email", check_email),
         ("read_group", check_group),
+        ("approvers_group", check_group),
     ]
 
 

@@ -46,6 +46,9 @@ RUNNER_DIR = (
     TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}_local"
 ) / "runner"
 
+# Jobs that a person starts in staging and prod (their runs record who decided).
+PEOPLE_RUN_JOBS = ("rollback_job", "approval_job")
+
 # Resource types the template may use, by their key under `resources:`.
 RESOURCE_MODELS: dict[str, Any] = {
     "jobs": Job,
@@ -244,6 +247,16 @@ def check_production_target(
         if not UUID_RE.fullmatch(str(principal)):
             errors.append(
                 f"{where}: run_as of job {job!r} must be a service principal application ID"
+            )
+        runners = [
+            p.get("group_name")
+            for p in (job_overrides.get(job) or {}).get("permissions") or []
+            if p.get("level") == "CAN_MANAGE_RUN"
+        ]
+        if job in PEOPLE_RUN_JOBS and not any(runners):
+            errors.append(
+                f"{where}: job {job!r} is started by people, but no group may run it "
+                "(CAN_MANAGE_RUN): only its owner, the service principal, and admins could"
             )
     return errors
 

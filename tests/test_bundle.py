@@ -339,6 +339,18 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         ),
         "reads task values of 'decid', not upstream",
     ),
+    "approvers-cannot-run-rollback": (
+        "databricks.yml",
+        lambda d: d["targets"]["prod"]["resources"]["jobs"]["rollback_job"].pop("permissions"),
+        "targets.prod: job 'rollback_job' is started by people, but no group may run it",
+    ),
+    "approvers-only-view-approval": (
+        "databricks.yml",
+        lambda d: d["targets"]["staging"]["resources"]["jobs"]["approval_job"]["permissions"][
+            0
+        ].update(level="CAN_VIEW"),
+        "targets.staging: job 'approval_job' is started by people, but no group may run it",
+    ),
     "include-matches-nothing": (
         "databricks.yml",
         lambda d: d["include"].append("resources/missing.yml"),

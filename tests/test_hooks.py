@@ -59,6 +59,7 @@ BAD_INPUTS: dict[str, tuple[str, dict[str, str]]] = {
     "group-empty": ("read_group", {"read_group": ""}),
     "group-odd": ("read_group", {"read_group": "readers; DROP"}),
     "group-padded": ("read_group", {"read_group": " readers "}),
+    "approvers-odd": ("approvers_group", {"approvers_group": "approvers`; rm"}),
 }
 
 
@@ -120,6 +121,7 @@ def test_punctuated_name_keeps_files_parseable(tmp_path: Path) -> None:
         ("package_name", "_private_pkg"),
         ("default_branch", "feature/x-1.2"),
         ("read_group", "data.science@corp"),
+        ("approvers_group", "ML Approvers"),
         ("staging_service_principal", "ABCDEF01-2345-6789-abcd-ef0123456789"),
     ],
 )
@@ -225,6 +227,7 @@ def default_context() -> dict[str, str]:
         "model_name": "taxi_fare_regression_model",
         "schema": "taxi_fare_regression",
         "read_group": "taxi-fare-regression-readers",
+        "approvers_group": "taxi-fare-regression-approvers",
         "staging_workspace_host": "https://adb-1.1.azuredatabricks.net",
         "prod_workspace_host": "https://adb-2.2.azuredatabricks.net",
     }
