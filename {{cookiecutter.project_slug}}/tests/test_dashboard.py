@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.names import (
     MODEL_EVENTS_TABLE,
     VALIDATION_RESULTS_TABLE,
 )
-from {{ cookiecutter.package_name }}_local.demo import deployed_names
+from {{ cookiecutter.package_name }}_local.deployed import deployed_names
 from {{ cookiecutter.package_name }}_local.report import (
     SUPPORTED_WIDGETS,
     LocalViews,

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from . import sample
+from .deployed import deployed_names
 from .platform import LocalPlatform, generate_sample, write_local_source
 from .runner.bundle import Bundle, load_bundle
 from .runner.engine import JobRunner
@@ -104,7 +105,7 @@ def _steps(bundle: Bundle, runner: JobRunner, state: Path) -> dict[str, RunResul
         version = retrain.child.value("train", "model_version")
         print(
             f"\nthe retrained v{version} waits as challenger for a person's approval: "
-            f"python -m {__package__.removesuffix('_local')} approve {version} --reason '...' "
+            f"python -m {__package__} approve {version} --reason '...' "
             "(or reject)"
         )
     return results
@@ -119,23 +120,6 @@ def approve_trained(
     version = results[trained].value("train", "model_version")
     params = {"version": str(version), "decision": "approve", "reason": "demo: metrics reviewed"}
     _run(runner, APPROVAL_JOB, params, results, label)
-
-
-def deployed_names(bundle: Bundle) -> tuple[str, str]:
-    """``catalog.schema`` of the project's tables and the model's full name, as deployed to the
-    bundle's target (dev and test prefix the schema and the model)."""
-    schema = (
-        (bundle.resources.get("schemas") or {})
-        .get("project_schema", {})
-        .get("name", bundle.variables.get("schema"))
-    )
-    model = (
-        (bundle.resources.get("registered_models") or {})
-        .get("model", {})
-        .get("name", bundle.variables.get("model_name"))
-    )
-    prefix = f"{bundle.variables['catalog']}.{schema}"
-    return prefix, f"{prefix}.{model}"
 
 
 def _summary(bundle: Bundle, runner: JobRunner, state: Path, results: dict[str, RunResult]) -> None:

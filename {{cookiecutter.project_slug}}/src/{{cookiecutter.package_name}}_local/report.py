@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .deployed import deployed_names
 from .runner.errors import RunnerError
 
 if TYPE_CHECKING:
@@ -396,7 +397,7 @@ def build_report(bundle: Bundle, platform: LocalPlatform, prefix: str) -> Report
     if not any(platform.table_exists(f"{prefix}.{name}") for name in read):
         raise ReportError(
             f"no monitoring tables in {prefix} yet: run "
-            f"`python -m {__package__.removesuffix('_local')} demo`, or the training, batch "
+            f"`python -m {__package__} demo`, or the training, batch "
             "inference and monitoring jobs, first"
         )
     panels: list[Panel] = []
@@ -537,7 +538,6 @@ def make_report(
     bundle: Bundle, spark: SparkSession, state: Path, output: Path | None = None
 ) -> tuple[Path, Report]:
     """Build the report of ``bundle`` over the local state and write it; return (path, report)."""
-    from .demo import deployed_names
     from .platform import LocalPlatform
 
     platform = LocalPlatform(spark, state=state)
