@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from bundle_checks import TARGET_DEFINED_KINDS, check_bundle
+from bundle_checks import TARGET_DEFINED_KINDS, check_bundle, loader
 from conftest import ALL_ON, Renderings
 
 # Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
@@ -431,3 +431,18 @@ def test_dashboard_that_is_not_json_is_caught(
     (project / LVDASH).write_text('{"datasets": [')
     new_errors = set(check_bundle(project)) - set(before)
     assert any("not valid JSON" in error for error in new_errors), new_errors
+
+
+def test_the_schema_variable_describes_the_prefixes_each_target_gives(
+    rendered: tuple[dict[str, str], Path],
+) -> None:
+    """What `schema`'s description says dev and test do to the name is what they do."""
+    _, project = rendered
+    bundles = {t: loader().load_bundle(project, t, keep_unresolved=True) for t in ("dev", "test")}
+    names = {t: b.resources["schemas"]["project_schema"]["name"] for t, b in bundles.items()}
+    schema = bundles["dev"].variables["schema"]
+    user = bundles["dev"].user_name
+    assert names == {"dev": f"dev_{loader().short_name(user)}_{schema}", "test": f"test_{schema}"}
+    description = loader().read_bundle(project).config["variables"]["schema"]["description"]
+    assert "dev_<you>_" in description and "test_" in description
+    assert "per run" not in description  # test shares one schema, one CI run at a time

@@ -145,7 +145,7 @@ def runs(
             base / "demo-state",
             base / "demo-logs",
             "-m",
-            package_of(demo_project),
+            f"{package_of(demo_project)}_local",
             "demo",
         ),
         "customized": start_in(

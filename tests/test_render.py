@@ -18,6 +18,7 @@ PACKAGE = "taxi_fare_regression"  # the default package name; {package} below
 # Files generated whatever the options ({package}: the package directory).
 BASE_FILES: tuple[str, ...] = (
     ".gitignore",
+    "AGENTS.md",
     "README.md",
     "constraints.txt",
     "databricks.yml",
@@ -37,7 +38,6 @@ BASE_FILES: tuple[str, ...] = (
     "resources/rollback-job.yml",
     "resources/training-job.yml",
     "src/{package}/__init__.py",
-    "src/{package}/__main__.py",
     "src/{package}/data/__init__.py",
     "src/{package}/data/profile.py",
     "src/{package}/data/trips.py",
@@ -70,6 +70,7 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/cli.py",
     "src/{package}_local/delta_store.py",
     "src/{package}_local/demo.py",
+    "src/{package}_local/deployed.py",
     "src/{package}_local/feature_lookups.py",
     "src/{package}_local/platform.py",
     "src/{package}_local/quiet.py",
@@ -82,7 +83,12 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/runner/dynamic.py",
     "src/{package}_local/runner/engine.py",
     "src/{package}_local/runner/errors.py",
+    "src/{package}_local/runner/merge.py",
+    "src/{package}_local/runner/paths.py",
+    "src/{package}_local/runner/presets.py",
+    "src/{package}_local/runner/reading.py",
     "src/{package}_local/runner/results.py",
+    "src/{package}_local/runner/variables.py",
     "src/{package}_local/sample.py",
     "src/{package}_local/serve.py",
     "src/{package}_local/serverless.py",
@@ -266,6 +272,21 @@ def test_no_reference_to_removed_parts(rendered: tuple[dict[str, str], Path]) ->
     assert dangling == []
 
 
+def test_deployed_package_never_names_the_local_twin(rendered: tuple[dict[str, str], Path]) -> None:
+    """Nothing that deploys (``src/<package>/``, the notebooks) imports or names the twin: the
+    twin registers its platform with the deployed package, never the other way round."""
+    _, project = rendered
+    package = next(p.name for p in (project / "src").iterdir() if not p.name.endswith("_local"))
+    deployed = [*(project / "src" / package).rglob("*.py"), *(project / "notebooks").rglob("*.py")]
+    assert deployed
+    naming = [
+        path.relative_to(project).as_posix()
+        for path in deployed
+        if f"{package}_local" in path.read_text()
+    ]
+    assert naming == []
+
+
 def run_ruff(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The ruff of this interpreter, with the generated project's own configuration."""
     ruff = Path(sys.executable).parent / "ruff"
@@ -356,3 +377,15 @@ def test_customize_guide_names_every_seam(rendered: tuple[dict[str, str], Path])
         if path not in guide and path.removeprefix(f"src/{PACKAGE}/") not in guide
     ]
     assert unnamed == []
+
+
+def test_serverless_readme_names_the_environment_error_and_its_fallback(
+    rendered: tuple[dict[str, str], Path],
+) -> None:
+    """Older workspaces refuse a notebook task environment: the README quotes the error."""
+    options, project = rendered
+    readme = (project / "README.md").read_text()
+    error = "A task environment can not be provided for notebook task"
+    assert (error in readme) == (options["compute"] == "serverless")
+    if options["compute"] == "serverless":
+        assert "%pip install <wheel>" in readme and "dbutils.library.restartPython()" in readme

@@ -13,7 +13,7 @@ if [ -z "$browser" ]; then
   echo "error: no chromium on PATH (Debian/Ubuntu: apt-get install chromium)" >&2
   exit 2
 fi
-report="$(python -m {{ cookiecutter.package_name }} report | tee /dev/stderr | sed -n 's/^report: //p')"
+report="$(python -m {{ cookiecutter.package_name }}_local report | tee /dev/stderr | sed -n 's/^report: //p')"
 out="${1:-${report%.html}.png}"
 # --no-sandbox: Chromium refuses to run as root (containers) with its sandbox.
 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,4200 \

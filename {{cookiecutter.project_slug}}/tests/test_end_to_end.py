@@ -62,7 +62,7 @@ from {{ cookiecutter.package_name }}.names import (
 )
 from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}_local import sample
-from {{ cookiecutter.package_name }}_local.demo import deployed_names
+from {{ cookiecutter.package_name }}_local.deployed import deployed_names
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
 from {{ cookiecutter.package_name }}_local.report import (
     LocalViews,
@@ -118,7 +118,8 @@ class Story:
         return result
 
     def decide(self, step: str, version: str, decision: str, reason: str) -> RunResult:
-        """A person's decision through approval_job, as ``python -m <package> approve`` runs it."""
+        """A person's decision through approval_job, as ``python -m <package>_local approve``
+        runs it."""
         params = {"version": str(version), "decision": decision, "reason": reason}
         return self.run(step, "approval_job", params)
 
@@ -615,7 +616,7 @@ def test_the_served_champion_answers_as_batch_scoring_did(story, tmp_path):
     }
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)],
+            [sys.executable, "-m", f"{PACKAGE}_local", "serve", "--port", str(port)],
             cwd=story.root,
             env=env,
             stdout=out,

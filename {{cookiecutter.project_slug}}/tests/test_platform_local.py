@@ -14,9 +14,11 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LinearRegression
 
+from {{ cookiecutter.package_name }} import platform as platform_seam
 from {{ cookiecutter.package_name }}.platform import (
     FeatureLookupSpec,
     MissingParameterError,
+    NoPlatformError,
     get_platform,
 )
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
@@ -35,9 +37,12 @@ def _sorted(df):
     return sorted(tuple(r) for r in df.collect())
 
 
-def test_get_platform_is_local_off_cluster(spark, monkeypatch):
+def test_get_platform_off_databricks_is_the_platform_the_twin_registered(spark, monkeypatch):
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
     assert isinstance(get_platform(spark, LocalDbutils()), LocalPlatform)
+    monkeypatch.setattr(platform_seam, "_off_databricks", [])  # as if the twin were not there
+    with pytest.raises(NoPlatformError, match="through the project's local runner"):
+        get_platform(spark, LocalDbutils())
 
 
 def test_write_append_overwrite_and_exists(local_platform, spark):

@@ -15,9 +15,6 @@ import yaml
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 LOCAL_PACKAGE = f"{PACKAGE}_local"
-# Deployed modules that may name the local twin: the command-line hand-over and the platform
-# seam, both only when running off Databricks.
-MAY_NAME_LOCAL = {"__main__.py", "platform/__init__.py"}
 
 
 @pytest.fixture(scope="module")
@@ -73,19 +70,16 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_deployed_code_and_notebooks_do_not_import_the_local_twin(project_root: Path):
+def test_deployed_code_and_notebooks_never_name_the_local_twin(project_root: Path):
+    """The dependency runs one way: the twin registers its platform with the deployed package,
+    which neither imports nor mentions it."""
     source = project_root / "src" / PACKAGE
-    allowed = {source / name for name in MAY_NAME_LOCAL}
-    offenders = [
+    deployed = [*source.rglob("*.py"), *(project_root / "notebooks").rglob("*.py")]
+    importing = [
         str(path.relative_to(project_root))
-        for path in [*source.rglob("*.py"), *(project_root / "notebooks").glob("*.py")]
-        if path not in allowed
-        and any(name.split(".")[0] == LOCAL_PACKAGE for name in _imported_modules(path))
+        for path in deployed
+        if any(name.split(".")[0] == LOCAL_PACKAGE for name in _imported_modules(path))
     ]
-    assert offenders == []
-    for name in MAY_NAME_LOCAL:  # and those that do, import it lazily, inside a function or try
-        tree = ast.parse((source / name).read_text())
-        top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-        assert not any(LOCAL_PACKAGE in ast.unparse(n) for n in top_level), (
-            f"{name} imports the local twin at module level"
-        )
+    assert importing == []
+    naming = [str(p.relative_to(project_root)) for p in deployed if LOCAL_PACKAGE in p.read_text()]
+    assert naming == []

@@ -1,1 +1,2 @@
-"""The project's ML code, the local/Databricks platform seam and the local job runner."""
+"""The project's ML code and the platform seam it runs through (``platform``): what
+``databricks bundle deploy`` builds into the wheel and the jobs run."""

@@ -1,4 +1,4 @@
-"""``python -m {{ cookiecutter.package_name }}_local`` (also ``python -m {{ cookiecutter.package_name }}``)."""
+"""``python -m {{ cookiecutter.package_name }}_local``: the local twin's command line."""
 
 import sys
 

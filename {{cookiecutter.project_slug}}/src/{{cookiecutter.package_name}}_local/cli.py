@@ -36,7 +36,7 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__.removesuffix('_local')}",
+        prog=f"python -m {__package__}",
         description="Run the jobs of this Databricks Asset Bundle locally, from its own YAML.",
     )
     parser.add_argument(
@@ -168,7 +168,7 @@ def _approval_job(root: Path, target: str | None, variables: dict[str, str]) -> 
 
 
 def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
-    from .demo import deployed_names
+    from .deployed import deployed_names
     from .serve import serve
 
     prefix, model_name = deployed_names(load_bundle(root, args.target, variables))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
+from ..errors import ActionableError
 from .base import (
     FeatureLookupSpec,
     MissingParameterError,
@@ -16,11 +18,13 @@ from .base import (
 __all__ = [
     "FeatureLookupSpec",
     "MissingParameterError",
+    "NoPlatformError",
     "Platform",
     "RegisteredVersion",
     "TrainingSetHandle",
     "get_platform",
     "on_databricks",
+    "register_platform",
 ]
 
 
@@ -29,21 +33,30 @@ def on_databricks() -> bool:
     return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
-def get_platform(spark: Any, dbutils: Any = None) -> Platform:
-    """Return the Databricks platform on a cluster, the local twin's everywhere else.
+# A platform for runs off Databricks, registered by whatever runs them (the project's local
+# runner registers its own when it is imported).
+PlatformFactory = Callable[[Any, Any], Platform]
+_off_databricks: list[PlatformFactory] = []
 
-    The local twin (``{{ cookiecutter.package_name }}_local``) is not part of the deployed wheel: it comes
-    with the project checkout (``pip install -e ".[local,dev]"``).
-    """
+
+def register_platform(factory: PlatformFactory) -> None:
+    """Make ``get_platform`` off Databricks return ``factory(spark, dbutils)``."""
+    _off_databricks[:] = [factory]
+
+
+class NoPlatformError(ActionableError, RuntimeError):
+    """Off Databricks, and nothing registered a platform to run on."""
+
+
+def get_platform(spark: Any, dbutils: Any = None) -> Platform:
+    """The Databricks platform on Databricks; elsewhere the registered one."""
     if on_databricks():
         from .databricks import DatabricksPlatform
 
         return DatabricksPlatform(spark, dbutils)
-    try:
-        from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
-    except ModuleNotFoundError as exc:
-        raise RuntimeError(
-            "not on Databricks and the local twin is not installed: run "
-            '`pip install -e ".[local,dev]"` in the project checkout'
-        ) from exc
-    return LocalPlatform(spark, dbutils)
+    if not _off_databricks:
+        raise NoPlatformError(
+            "not on Databricks, and no platform is registered for running elsewhere: run "
+            "notebooks and jobs through the project's local runner (README: Quick start)"
+        )
+    return _off_databricks[0](spark, dbutils)
