@@ -46,6 +46,12 @@ RUNNER_DIR = (
     TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}_local"
 ) / "runner"
 
+# A service principal's user name is its application ID, which reads no mail.
+SP_DEPLOYER = (
+    "the deploying service principal's application ID, not a mailbox: pass "
+    "--var alert_email=<address> (or BUNDLE_VAR_alert_email) when a service principal deploys"
+)
+
 # Jobs that a person starts in staging and prod (their runs record who decided).
 PEOPLE_RUN_JOBS = ("rollback_job", "approval_job")
 
@@ -317,6 +323,8 @@ def check_job_policy(where: str, job: dict[str, Any], bundle: Any) -> list[str]:
             f"{where}: failure mail goes to the deploying identity, which is a service "
             "principal outside dev: set alert_email for this target"
         )
+    if UUID_RE.fullmatch(bundle.user_name) and bundle.user_name in on_failure:
+        errors.append(f"{where}: failure mail goes to {SP_DEPLOYER}")
     for trigger in ("schedule", "trigger", "continuous"):
         status = (job.get(trigger) or {}).get("pause_status")
         if trigger in job and bundle.target != PROD_TARGET and status != "PAUSED":
@@ -397,6 +405,8 @@ def check_alert_policy(where: str, alert: dict[str, Any], bundle: Any) -> list[s
             f"{where}: notifies the deploying identity, which is a service principal outside "
             "dev: set alert_email for this target"
         )
+    if UUID_RE.fullmatch(bundle.user_name) and bundle.user_name in emails:
+        errors.append(f"{where}: notifies {SP_DEPLOYER}")
     return errors
 
 

@@ -365,6 +365,7 @@ class GitLabPipelines:
             cancellable=job.get("interruptible") is True,
             needs={n["job"] if isinstance(n, dict) else str(n) for n in as_list(job.get("needs"))},
             timeout_minutes=minutes(job.get("timeout")),
+            published=set(map(str, as_list((job.get("artifacts") or {}).get("paths")))),
         )
 
     def jobs(self) -> list[CiJob]:

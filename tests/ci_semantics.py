@@ -14,10 +14,13 @@ The three flows every platform has:
   staging;
 - push to the release branch: validate and deploy prod, and nothing else.
 
-Where a target has a Lakehouse monitor (staging and prod, with monitoring), its deploy checks that
-the monitored table exists and otherwise deploys every other resource (`--select`): a monitor
-cannot be created on a table that batch inference has not written yet. That guarded step counts
-as one deploy in the flows above.
+The staging and prod deploys are guarded: `bundle validate -o json` writes the bundle as the CLI
+resolves it, `scripts/bundle_facts.py deploy-select` reads from it which resources to deploy (all
+of them, or every one but a Lakehouse monitor whose table batch inference has not written yet:
+such a monitor cannot be created), then `bundle plan` shows what will change, in the job's
+summary, and `bundle deploy` deploys, both with the same selection. That guarded step counts as
+one plan and one deploy in the flows above; the generated project's tests/test_bundle_facts.py
+checks what the script selects, on the bundle its loader resolves.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class BundleCommand:
     flags: set[str] = field(default_factory=set)
     args: list[str] = field(default_factory=list)
     select: set[str] | None = None  # `deploy --select a,b`: only these resources
+    output: str | None = None  # `-o json`
 
     def __post_init__(self) -> None:
         self.verb = self.tokens[0] if self.tokens else ""
@@ -82,12 +86,19 @@ class BundleCommand:
             elif token == "--select" or token.startswith("--select="):
                 value = token.split("=", 1)[1] if "=" in token else next(rest, "")
                 self.select = (self.select or set()) | set(filter(None, value.split(",")))
+            elif token in ("-o", "--output"):
+                self.output = next(rest, "")
             elif token in VALUE_FLAGS:
                 next(rest, None)
             elif token.startswith("-"):
                 self.flags.add(token)
             else:
                 self.args.append(token)
+
+    @property
+    def reads_facts(self) -> bool:
+        """`bundle validate -o json`: the bundle as the CLI resolves it, for a script to read."""
+        return self.verb == "validate" and self.output == "json"
 
     def __str__(self) -> str:
         return f"databricks bundle {self.verb} -t {self.target} {' '.join(self.args)}".rstrip()
@@ -108,17 +119,13 @@ def bundle_commands(script: str, job: str, *, always: bool = False) -> list[Bund
 
 
 def steps(commands: list[BundleCommand]) -> list[BundleCommand]:
-    """The commands with the `--select` alternative of a deploy left out: the guarded deploy of a
-    target with a Lakehouse monitor (a full deploy, else a `--select` one) is one step."""
+    """The commands with the `--select` alternatives left out: in the guarded deploy (a full plan
+    and deploy, else a `--select` plan and deploy) each verb is one step."""
     kept: list[BundleCommand] = []
     for command in commands:
-        previous = kept[-1] if kept else None
-        if (
-            command.verb == "deploy"
-            and command.select is not None
-            and previous is not None
-            and (previous.verb, previous.target, previous.job, previous.select)
-            == ("deploy", command.target, command.job, None)
+        if command.select is not None and any(
+            (k.verb, k.target, k.job, k.select) == (command.verb, command.target, command.job, None)
+            for k in kept
         ):
             continue
         kept.append(command)
@@ -132,6 +139,7 @@ class CiJob:
     name: str
     script: str  # what the job runs in order
     always_script: str = ""  # what it runs whatever happened before (cleanup)
+    published: set[str] = field(default_factory=set)  # files kept as the job's artifacts
     environment: str | None = None  # the platform environment it deploys to
     credentials: str | None = None  # whose workspace credentials it gets (test, staging, prod)
     credentialed: bool = False  # whether it can obtain a token at all
@@ -261,7 +269,8 @@ def pull_request_problems(jobs: list[CiJob], options: dict[str, str]) -> list[st
     for job in jobs:
         if job.credentials not in (None, "test"):
             problems.append(f"pull request: {job.name} gets {job.credentials} credentials")
-    commands = [command for job in jobs for command in job.commands]
+    everything = [command for job in jobs for command in job.commands]
+    commands = [c for c in everything if not (c.reads_facts and c.target == "test")]
     validations = [(c.verb, c.target) for c in commands if c.verb == "validate"]
     if validations != [("validate", "staging")]:
         problems.append(f"pull request: validates {validations}, not exactly staging")
@@ -289,6 +298,14 @@ def pull_request_problems(jobs: list[CiJob], options: dict[str, str]) -> list[st
         cleanup = by_name[owner].always_script.count("serving-endpoints delete")
         if cleanup != (options["include_serving"] == "yes"):
             problems.append(f"pull request: {cleanup} serving endpoint deletions that always run")
+        facts = [c for c in everything if c.reads_facts and c.target == "test" and c.job == owner]
+        if cleanup and (
+            "bundle_facts.py serving-endpoint" not in by_name[owner].always_script or not facts
+        ):
+            problems.append(
+                "pull request: the test serving endpoint is deleted by a name that does not come "
+                "from `bundle validate -t test -o json` (scripts/bundle_facts.py serving-endpoint)"
+            )
         validator = next((c.job for c in commands if c.verb == "validate"), "")
         if not {tests[0].name, validator} <= by_name[owner].needs:
             problems.append(
@@ -311,8 +328,8 @@ def staging_problems(jobs: list[CiJob], options: dict[str, str]) -> list[str]:
     ]
     runs = [job for job in lifecycle_jobs(options) if job != "monitoring_job"]
     verbs = [c.verb for c in commands]
-    if verbs != ["validate", "deploy", *["run"] * len(runs)]:
-        problems.append(f"default branch: {verbs}, not validate, deploy, {len(runs)} runs")
+    if verbs != ["validate", "plan", "deploy", *["run"] * len(runs)]:
+        problems.append(f"default branch: {verbs}, not validate, plan, deploy, {len(runs)} runs")
     if [c.args[0] if c.args else "" for c in commands if c.verb == "run"] != runs:
         problems.append(f"default branch: does not run the lifecycle {runs}")
     return problems
@@ -322,106 +339,71 @@ def prod_problems(jobs: list[CiJob]) -> list[str]:
     """Validate and deploy prod, with the prod credentials, and nothing else."""
     commands = steps([command for job in jobs for command in job.commands])
     problems = [
-        f"release branch: {c.job}: {c} is not a validate or deploy of prod"
+        f"release branch: {c.job}: {c} is not a validate, plan or deploy of prod"
         for c in commands
-        if c.target != "prod" or c.verb not in ("validate", "deploy")
+        if c.target != "prod" or c.verb not in ("validate", "plan", "deploy")
     ]
     problems += [
         f"release branch: {job.name} gets {job.credentials} credentials"
         for job in jobs
         if job.credentials not in (None, "prod")
     ]
-    if [c.verb for c in commands] != ["validate", "deploy"]:
-        problems.append(f"release branch: {[c.verb for c in commands]}, not validate, deploy")
+    if [c.verb for c in commands] != ["validate", "plan", "deploy"]:
+        problems.append(f"release branch: {[c.verb for c in commands]}, not validate, plan, deploy")
     return problems
 
 
-# The guarded deploy: the monitored table's name, the check (in the target's workspace: without
-# `-t` the CLI would ask the bundle's default target), failures other than a missing schema or
-# catalog stopping the step, a full deploy if the table exists, else every other resource (an
-# optional message between).
+# The guarded deploy: the selection read from the bundle JSON in the target's workspace, then in
+# both branches the plan (to plan.txt) and the deploy of the target, the second pair with the
+# selection (an optional message between).
 GUARDED_DEPLOY = re.compile(
-    r"^[ \t]*table=(?P<table>\S+)\n"
-    r"(?:[ \t]*#.*\n)?"
-    r"[ \t]*found=\"\$\(databricks tables exists \"\$table\""
-    r"(?: -t (?P<checked>\S+))? -o json 2>&1\)\" "
-    r"\|\| case \"\$found\" in\n"
-    r"[ \t]*(?P<tolerated>\S+)\) ;;\n"
-    r"[ \t]*\*\) echo \"\$found\" >&2; exit 1 ;;\n"
-    r"[ \t]*esac\n"
-    r"[ \t]*if printf '%s' \"\$found\" \| grep -q '\"table_exists\": \*true'; then\n"
+    r"^[ \t]*select=\"\$\(python3? scripts/bundle_facts\.py deploy-select (?P<json>\S+) "
+    r"-t (?P<facts>\S+)\)\"\n"
+    r"[ \t]*if \[ -z \"\$select\" \]; then\n"
+    r"[ \t]*databricks bundle plan -t (?P<plan_full>\S+) > plan\.txt\n"
+    r"(?P<full_between>(?:(?![ \t]*databricks bundle).*\n)*?)"
     r"[ \t]*databricks bundle deploy -t (?P<full>\S+)\n"
     r"[ \t]*else\n"
     r"(?:[ \t]*echo .*\n)?"
-    r"[ \t]*databricks bundle deploy -t (?P<partial>\S+) --select (?P<select>\S+)\n"
+    r"[ \t]*databricks bundle plan -t (?P<plan_partial>\S+) --select \"\$select\" > plan\.txt\n"
+    r"(?P<partial_between>(?:(?![ \t]*databricks bundle).*\n)*?)"
+    r"[ \t]*databricks bundle deploy -t (?P<partial>\S+) --select \"\$select\"\n"
     r"[ \t]*fi$",
     re.MULTILINE,
 )
+FACTS_FILE = re.compile(r"databricks bundle validate -t (?P<target>\S+) -o json > (?P<file>\S+)")
+# Where each platform shows the plan: the job summary (GitHub, Azure) or the job's artifacts.
+PLAN_SUMMARIES = ('"$GITHUB_STEP_SUMMARY"', "##vso[task.uploadsummary]")
 
 
-@dataclass(frozen=True)
-class MonitoredBundle:
-    """A target's resources, as the CLI would deploy them, and the tables its monitors need."""
-
-    resources: set[str]  # every resource key
-    monitors: dict[str, str]  # quality monitor key -> its table
-
-
-def monitored_bundle(project: Path, target: str) -> MonitoredBundle:
-    from bundle_checks import loader  # the generated project's own loader
-
-    bundle = loader().load_bundle(project, target, keep_unresolved=True)
-    monitors = bundle.resources.get("quality_monitors") or {}
-    return MonitoredBundle(
-        resources={key for _kind, key, _body in bundle.iter_resources()},
-        monitors={key: str(body["table_name"]) for key, body in monitors.items()},
-    )
-
-
-def monitor_problems(
-    jobs: list[CiJob], bundle: MonitoredBundle, target: str, flow: str
-) -> list[str]:
-    """Where the target has a Lakehouse monitor, its deploy first checks the monitored table and,
-    while it is missing, deploys exactly every other resource; without one, nothing is left out."""
+def guarded_deploy_problems(jobs: list[CiJob], target: str, flow: str) -> list[str]:
+    """The deploy of `target` is the guarded one: selection from the bundle the CLI resolved,
+    plan shown before the deploy, plan and deploy with the same selection, all of `target`."""
+    guarded = [(job, m) for job in jobs for m in GUARDED_DEPLOY.finditer(job.script)]
     deploys = [c for job in jobs for c in job.commands if c.verb == "deploy" and c.target == target]
-    if not bundle.monitors:
+    if len(guarded) != 1 or len(deploys) != 2:
         return [
-            f"{flow}: {c.job}: deploys only {sorted(c.select)} but {target} has no monitor"
-            for c in deploys
-            if c.select is not None
+            f"{flow}: the deploy of {target} is not the guarded one (scripts/bundle_facts.py "
+            f"deploy-select, then plan and deploy): {len(guarded)} guarded deploys, "
+            f"{len(deploys)} deploys"
         ]
-    (table, *others) = sorted(set(bundle.monitors.values()))
-    guarded = [m for job in jobs for m in GUARDED_DEPLOY.finditer(job.script)]
-    if others or len(guarded) != 1 or len(deploys) != 2:
-        return [
-            f"{flow}: the deploy of {target} does not check that {table} exists before it "
-            f"deploys the Lakehouse monitor ({len(guarded)} guarded deploys, {len(deploys)} "
-            "deploys)"
-        ]
-    (match,) = guarded
+    ((job, match),) = guarded
     problems = []
-    if match["table"] != table:
-        problems.append(f"{flow}: checks {match['table']}, not the monitored table {table}")
-    if (match["full"], match["partial"]) != (target, target):
-        problems.append(f"{flow}: the guarded deploy is not of {target} in both branches")
-    if match["checked"] != target:
+    planned = {match[k] for k in ("facts", "plan_full", "full", "plan_partial", "partial")}
+    if planned != {target}:
         problems.append(
-            f"{flow}: the table check runs in {match['checked'] or 'the default target'}'s "
-            f"workspace, not {target}'s (-t {target})"
+            f"{flow}: the guarded deploy reads, plans or deploys {sorted(planned - {target})}, "
+            f"not only {target} (-t {target})"
         )
-    if match["tolerated"] != "*_DOES_NOT_EXIST*":
+    facts = [m for m in FACTS_FILE.finditer(job.script) if m["file"] == match["json"]]
+    if [m["target"] for m in facts] != [target]:
         problems.append(
-            f"{flow}: a failed table check passes as a missing table ({match['tolerated']}), "
-            "not only a missing schema or catalog"
+            f"{flow}: {match['json']} is not written by `databricks bundle validate -t {target} "
+            "-o json` in the same job"
         )
-    selected = set(filter(None, match["select"].split(",")))
-    expected = bundle.resources - set(bundle.monitors)
-    if expected - selected:
-        problems.append(f"{flow}: --select misses {sorted(expected - selected)}")
-    if selected - expected:
-        problems.append(
-            f"{flow}: --select names {sorted(selected - expected)}, not a resource but the monitor"
-        )
+    shown = any(mark in job.script for mark in PLAN_SUMMARIES) or "plan.txt" in job.published
+    if not shown or any("plan.txt" not in match[k] for k in ("full_between", "partial_between")):
+        problems.append(f"{flow}: the plan of {target} is not shown before the deploy")
     return problems
 
 
@@ -469,17 +451,11 @@ def pipeline_problems(
         ),
         *job_problems(jobs, auth_type),
         *flow_problems(pipelines, options, default_branch, release_branch),
-        *monitor_problems(
-            pipelines.triggered(PUSH, default_branch),
-            monitored_bundle(project, "staging"),
-            "staging",
-            "default branch",
+        *guarded_deploy_problems(
+            pipelines.triggered(PUSH, default_branch), "staging", "default branch"
         ),
-        *monitor_problems(
-            pipelines.triggered(PUSH, release_branch),
-            monitored_bundle(project, "prod"),
-            "prod",
-            "release branch",
+        *guarded_deploy_problems(
+            pipelines.triggered(PUSH, release_branch), "prod", "release branch"
         ),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from bundle_checks import TARGET_DEFINED_KINDS, check_bundle, loader
-from conftest import ALL_ON, Renderings
+from ci_platforms import tool
+from conftest import ALL_ON, COOKIECUTTER_JSON, Renderings
 
 # Resource keys and (for jobs) task keys: the contract of docs/architecture.md, per option.
 BASE_RESOURCES: dict[str, dict[str, list[str]]] = {
@@ -106,6 +108,11 @@ Mutation = Callable[[dict[str, Any]], None]
 def task(document: dict[str, Any], job: str, key: str) -> dict[str, Any]:
     tasks = document["resources"]["jobs"][job]["tasks"]
     return next(t for t in tasks if t["task_key"] == key)
+
+
+def target_job(document: dict[str, Any], target: str, job: str) -> dict[str, Any]:
+    """A job's override in a target of databricks.yml."""
+    return document["targets"][target]["resources"]["jobs"][job]
 
 
 def set_in(path: list[Any], value: Any) -> Mutation:
@@ -341,14 +348,14 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
     ),
     "approvers-cannot-run-rollback": (
         "databricks.yml",
-        lambda d: d["targets"]["prod"]["resources"]["jobs"]["rollback_job"].pop("permissions"),
+        lambda d: target_job(d, "prod", "rollback_job").pop("permissions"),
         "targets.prod: job 'rollback_job' is started by people, but no group may run it",
     ),
     "approvers-only-view-approval": (
         "databricks.yml",
-        lambda d: d["targets"]["staging"]["resources"]["jobs"]["approval_job"]["permissions"][
-            0
-        ].update(level="CAN_VIEW"),
+        lambda d: target_job(d, "staging", "approval_job")["permissions"][0].update(
+            level="CAN_VIEW"
+        ),
         "targets.staging: job 'approval_job' is started by people, but no group may run it",
     ),
     "include-matches-nothing": (
@@ -357,6 +364,17 @@ CORRUPTIONS: dict[str, tuple[str, Mutation, str]] = {
         "include 'resources/missing.yml' does not match any file",
     ),
 }
+
+
+def mutated_copy(source: Path, file: str, mutate: Mutation, tmp_path: Path) -> Path:
+    """A copy of the rendering ``source`` with ``mutate`` applied to the YAML ``file``."""
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    path = project / file
+    document = yaml.safe_load(path.read_text())
+    mutate(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -373,12 +391,7 @@ def test_validator_catches(
 ) -> None:
     """The corruption produces a new error with the expected text."""
     source, before = pristine
-    project = tmp_path / "project"
-    shutil.copytree(source, project)
-    path = project / file
-    document = yaml.safe_load(path.read_text())
-    mutate(document)
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    project = mutated_copy(source, file, mutate, tmp_path)
     new_errors = set(check_bundle(project)) - set(before)
     assert any(expected in error for error in new_errors), new_errors
 
@@ -446,3 +459,85 @@ def test_the_schema_variable_describes_the_prefixes_each_target_gives(
     description = loader().read_bundle(project).config["variables"]["schema"]["description"]
     assert "dev_<you>_" in description and "test_" in description
     assert "per run" not in description  # test shares one schema, one CI run at a time
+
+
+# --- the pinned Databricks CLI's own schema ------------------------------------------------------
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+CLI_VERSION = COOKIECUTTER_JSON["__databricks_cli_version"]
+
+
+@pytest.fixture(scope="session")
+def cli_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle schema of the CLI release the pipelines install (tests/schemas/README.md)."""
+    path = tmp_path_factory.mktemp("cli-schema") / f"bundle-{CLI_VERSION}.json"
+    packed = SCHEMAS / f"databricks-bundle-{CLI_VERSION}.json.gz"
+    path.write_bytes(gzip.decompress(packed.read_bytes()))
+    return path
+
+
+def bundle_files(project: Path) -> list[Path]:
+    return [project / "databricks.yml", *sorted((project / "resources").glob("*.yml"))]
+
+
+def test_the_vendored_schema_is_the_pinned_clis() -> None:
+    """One schema, of the release that `__databricks_cli_version` pins (and the pipelines use)."""
+    assert [p.name for p in SCHEMAS.glob("*.json.gz")] == [
+        f"databricks-bundle-{CLI_VERSION}.json.gz"
+    ]
+    assert f"| {CLI_VERSION} |" in (SCHEMAS / "README.md").read_text()
+
+
+def test_bundle_files_match_the_pinned_clis_schema(
+    rendered: tuple[dict[str, str], Path], cli_schema: Path
+) -> None:
+    _, project = rendered
+    proc = tool("check-jsonschema", "--schemafile", cli_schema, *bundle_files(project))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SCHEMA_BREAKS = {
+    "unknown-job-field": (TRAIN, set_in([*JOB, "max_concurrent_run"], 1), "max_concurrent_run"),
+    "bad-permission-level": (
+        "databricks.yml",
+        lambda d: target_job(d, "prod", "rollback_job")["permissions"][0].update(level="CAN_RUN"),
+        "'CAN_RUN' is not one of",
+    ),
+    "engine-misspelt": (
+        "databricks.yml",
+        lambda d: d["bundle"].update(engine="drect"),
+        "drect",
+    ),
+}
+
+
+@pytest.mark.parametrize(("file", "mutate", "expected"), SCHEMA_BREAKS.values(), ids=SCHEMA_BREAKS)
+def test_the_schema_check_catches(
+    file: str,
+    mutate: Mutation,
+    expected: str,
+    pristine: tuple[Path, list[str]],
+    cli_schema: Path,
+    tmp_path: Path,
+) -> None:
+    project = mutated_copy(pristine[0], file, mutate, tmp_path)
+    proc = tool("check-jsonschema", "--verbose", "--schemafile", cli_schema, *bundle_files(project))
+    assert proc.returncode != 0 and expected in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_a_service_principal_deploying_dev_mails_alert_email_not_its_application_id(
+    pristine: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dev mails the deploying person; a service principal deploying dev (its user name an
+    application ID) needs alert_email set, which then receives every failure and alert."""
+    source, _ = pristine
+    monkeypatch.setenv("DATABRICKS_USER", "11111111-2222-3333-4444-555555555555")
+    unset = [e for e in check_bundle(source) if "application ID, not a mailbox" in e]
+    assert any(e.startswith("targets.dev: jobs.training_job: failure mail") for e in unset), unset
+    assert any("alerts.drift_alert: notifies" in e for e in unset), unset
+    monkeypatch.setenv("BUNDLE_VAR_alert_email", "ml-alerts@example.com")
+    assert [e for e in check_bundle(source) if "not a mailbox" in e] == []
+    dev = loader().load_bundle(source, "dev", keep_unresolved=True)
+    assert dev.resources["jobs"]["training_job"]["email_notifications"]["on_failure"] == [
+        "ml-alerts@example.com"
+    ]

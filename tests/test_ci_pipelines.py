@@ -4,8 +4,10 @@ exist, the lifecycle in order, prod only from the release branch, serialised dep
 credentials only where needed, nothing for forks). GitHub's own extra checks (actionlint, zizmor,
 hardening) are in tests/test_workflows.py.
 
-The deploys of staging and prod leave the Lakehouse monitor out while its table is missing; the
-`--select` list that does so is checked for every combination of the options that add resources.
+The deploys of staging and prod leave the Lakehouse monitor out while its table is missing:
+`scripts/bundle_facts.py` reads which resources to deploy from `bundle validate -o json`; what it
+selects is checked here for every combination of the options that add resources, on the bundle
+the generated loader resolves.
 
 The mutation tests change a good rendering of each platform and show that each shared check fails
 on what it guards against.
@@ -14,8 +16,12 @@ on what it guards against.
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +29,7 @@ import pytest
 import yaml
 from ci_platforms import AZURE_PIPELINES, GITLAB_CI, PLATFORMS, GitLabPipelines
 from ci_semantics import lifecycle_jobs, pipeline_problems
-from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, TEMPLATE_DIR, Renderings, render
+from conftest import COOKIECUTTER_JSON, DEFAULT_COMBINATION, Renderings, render
 from test_bundle import OPTION_RESOURCES
 
 DEFAULT_BRANCH = COOKIECUTTER_JSON["default_branch"]
@@ -71,7 +77,7 @@ def test_branch_names_come_from_options(platform: str, tmp_path: Path) -> None:
     assert problems(project, options, "trunk", "production") == []
     stale = problems(project, options)
     assert any("pull request: expected one lint" in p for p in stale), stale
-    assert any("release branch: [], not validate, deploy" in p for p in stale), stale
+    assert any("release branch: [], not validate, plan, deploy" in p for p in stale), stale
 
 
 def test_cli_is_pinned_in_one_place(rendered: tuple[dict[str, str], Path]) -> None:
@@ -105,6 +111,8 @@ def test_cli_is_pinned_in_one_place(rendered: tuple[dict[str, str], Path]) -> No
                 if job.talks_to_databricks:
                     assert config[job.name].get("extends") == ".databricks", job.name
     assert f"now {version}" in readme and f"v{version}" in readme
+    # The release whose bundle schema the template's checks use (tests/schemas/README.md).
+    assert version == COOKIECUTTER_JSON["__databricks_cli_version"]
 
 
 @pytest.mark.parametrize("platform", ["azure_devops", "gitlab"])
@@ -135,41 +143,69 @@ def test_ci_cd_doc_covers_the_chosen_platform(platform: str, renderings: Renderi
 # Options whose "yes" adds resources to every target (the monitor's own option aside).
 RESOURCE_OPTIONS = sorted(set(OPTION_RESOURCES) - {"include_monitoring"})
 RESOURCE_VALUES = list(itertools.product(("yes", "no"), repeat=len(RESOURCE_OPTIONS)))
-WITHOUT_MONITOR = re.compile(
-    r"\{%- set without_monitor = \[.*?\] \| select \| join\(\",\"\) -?%\}", re.S
+# A stand-in `databricks` for `tables exists`: the table is missing.
+MISSING_TABLE_CLI = (
+    "import sys\n"
+    'print("Error: TABLE_DOES_NOT_EXIST: no such table", file=sys.stderr)\n'
+    "sys.exit(1)\n"
 )
+
+
+def bundle_json(project: Path, target: str, path: Path) -> Path:
+    """What `databricks bundle validate -t <target> -o json` gives, from the generated loader."""
+    from bundle_checks import loader
+
+    bundle = loader().load_bundle(project, target, keep_unresolved=True)
+    variables = {name: {"value": value} for name, value in bundle.variables.items()}
+    path.write_text(
+        json.dumps({"resources": bundle.resources, "variables": variables}, default=str)
+    )
+    return path
 
 
 @pytest.mark.parametrize(
     "values", RESOURCE_VALUES, ids=["-".join(values) for values in RESOURCE_VALUES]
 )
 def test_the_deploy_without_the_monitor_selects_every_other_resource(
-    values: tuple[str, ...], renderings: Renderings
+    values: tuple[str, ...], renderings: Renderings, tmp_path: Path
 ) -> None:
     """For every combination of the options that add resources (the pairwise cover has only
     some), staging and prod deploy every resource but the monitor while its table is missing."""
+    from bundle_checks import loader
+
     options = {
         **DEFAULT_COMBINATION,
         "include_monitoring": "yes",
         **dict(zip(RESOURCE_OPTIONS, values, strict=True)),
     }
-    assert problems(renderings.get(options), options) == []
-
-
-def test_every_deploy_file_selects_from_the_same_list() -> None:
-    """Each platform's deploy files spell the list out (Jinja shares nothing between files); the
-    combinations above render one platform, so the copies must be identical."""
-    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
-    files = [
-        project / ".github/workflows/deploy-staging.yml",
-        project / ".github/workflows/deploy-prod.yml",
-        project / ".azure-pipelines/deploy-staging.yml",
-        project / ".azure-pipelines/deploy-prod.yml",
-        project / ".gitlab-ci.yml",
-    ]
-    lists = {path.name: WITHOUT_MONITOR.findall(path.read_text()) for path in files}
-    assert all(len(found) == 1 for found in lists.values()), lists
-    assert len({found[0].rstrip("-%}") for found in lists.values()}) == 1, lists
+    project = renderings.get(options)
+    assert problems(project, options) == []
+    cli = tmp_path / "bin" / "databricks"
+    cli.parent.mkdir()
+    cli.write_text(f"#!{sys.executable}\n{MISSING_TABLE_CLI}")
+    cli.chmod(0o755)
+    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ['PATH']}"}
+    for target in ("staging", "prod"):
+        bundle = loader().load_bundle(project, target, keep_unresolved=True)
+        monitors = set(bundle.resources["quality_monitors"])
+        expected = [key for _kind, key, _body in bundle.iter_resources() if key not in monitors]
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(project / "scripts" / "bundle_facts.py"),
+                "deploy-select",
+                str(bundle_json(project, target, tmp_path / f"{target}.json")),
+                "-t",
+                target,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().split(",") == expected
+        assert monitors and all(key not in expected for key in monitors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,7 +404,7 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
         },
     ),
     "branch filter not from the options": (
-        "default branch: [], not validate, deploy",
+        "default branch: [], not validate, plan, deploy",
         {
             "github_actions": (Edit(GITHUB_STAGING, '["main"]', '["develop"]'),),
             "azure_devops": (Edit(AZURE_STAGING, "      - main", "      - develop"),),
@@ -414,36 +450,26 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
             ),
         },
     ),
-    "select list misses a resource": (
-        "release branch: --select misses ['drift_alert']",
+    "plan not shown": (
+        "release branch: the plan of prod is not shown before the deploy",
         {
-            "github_actions": (
-                Edit(GITHUB_PROD, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),
-            ),
+            "github_actions": (Edit(GITHUB_PROD, '>> "$GITHUB_STEP_SUMMARY"', "> /dev/null"),),
             "azure_devops": (
-                Edit(AZURE_PROD, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),
+                Edit(AZURE_PROD, 'echo "##vso[task.uploadsummary]$(pwd)/plan.md"', "true"),
             ),
-            "gitlab": (Edit(GITLAB, ",monitoring_dashboard,drift_alert", ",monitoring_dashboard"),),
+            "gitlab": (Edit(GITLAB, "    paths: [plan.txt]\n", "    paths: [bundle.json]\n"),),
         },
     ),
-    "monitor deployed before its table exists": (
-        "the deploy of staging does not check that staging.taxi_fare_regression.inference_log "
-        "exists",
+    "selection read in another target's workspace": (
+        "release branch: the guarded deploy reads, plans or deploys ['staging'], not only prod",
         {
             platform: (
-                Edit(file, "if printf '%s' \"$found\" | grep -q", "if printf '%s' | grep -vq", 1),
+                Edit(
+                    file,
+                    "deploy-select bundle.json -t prod",
+                    "deploy-select bundle.json -t staging",
+                ),
             )
-            for platform, file in (
-                ("github_actions", GITHUB_STAGING),
-                ("azure_devops", AZURE_STAGING),
-                ("gitlab", GITLAB),
-            )
-        },
-    ),
-    "table checked in the default target's workspace": (
-        "the table check runs in the default target's workspace, not prod's (-t prod)",
-        {
-            platform: (Edit(file, '"$table" -t prod -o json', '"$table" -o json'),)
             for platform, file in (
                 ("github_actions", GITHUB_PROD),
                 ("azure_devops", AZURE_PROD),
@@ -451,10 +477,12 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
             )
         },
     ),
-    "failed table check taken for a missing table": (
-        "a failed table check passes as a missing table (*), not only a missing schema or catalog",
+    "selection from a bundle JSON nobody wrote": (
+        "default branch: bundle.json is not written by `databricks bundle validate -t staging",
         {
-            platform: (Edit(file, "*_DOES_NOT_EXIST*) ;;", "*) ;;", 1),)
+            platform: (
+                Edit(file, "validate -t staging -o json > bundle.json", "validate -t staging"),
+            )
             for platform, file in (
                 ("github_actions", GITHUB_STAGING),
                 ("azure_devops", AZURE_STAGING),
@@ -462,11 +490,12 @@ MUTATIONS: dict[str, tuple[str, dict[str, tuple[Edit, ...]]]] = {
             )
         },
     ),
-    "guard on another table": (
-        "checks prod.taxi_fare_regression.inference_log, not the monitored table "
-        "staging.taxi_fare_regression.inference_log",
+    "deploy without a plan": (
+        "default branch: the deploy of staging is not the guarded one",
         {
-            platform: (Edit(file, "table=staging.", "table=prod."),)
+            platform: (
+                Edit(file, "databricks bundle plan -t staging > plan.txt", "true > plan.txt"),
+            )
             for platform, file in (
                 ("github_actions", GITHUB_STAGING),
                 ("azure_devops", AZURE_STAGING),
@@ -538,3 +567,30 @@ def test_schema_check_fails_on_a_broken_pipeline(
     apply(project, SCHEMA_BREAKS[platform])
     proc = PLATFORMS[platform].schema_check(project)
     assert proc.returncode != 0, proc.stdout
+
+
+SERVING_CLEANUP = {
+    "github_actions": GITHUB_CI,
+    "azure_devops": AZURE_CI,
+    "gitlab": GITLAB,
+}
+
+
+@pytest.mark.parametrize("platform", sorted(SERVING_CLEANUP))
+def test_the_test_endpoint_is_deleted_by_the_bundles_name(
+    platform: str, renderings: Renderings, tmp_path: Path
+) -> None:
+    """With serving, the integration run deletes the endpoint named by the test target's own
+    bundle (scripts/bundle_facts.py serving-endpoint), not a name written in the pipeline."""
+    options = {**DEFAULT_COMBINATION, "cicd_platform": platform, "include_serving": "yes"}
+    shutil.copytree(renderings.get(options), tmp_path / "project")
+    project = tmp_path / "project"
+    assert problems(project, options) == []
+    path = project / SERVING_CLEANUP[platform]
+    text = path.read_text()
+    old = '"$(python' + ("3" if platform == "gitlab" else "") + " scripts/bundle_facts.py"
+    old += ' serving-endpoint bundle.json)"'
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, "taxi-fare-regression-test"))
+    found = problems(project, options)
+    assert any("deleted by a name that does not come from" in p for p in found), found

@@ -301,6 +301,8 @@ def test_cli_is_pinned_in_one_place(
     (setup,) = action["runs"]["steps"]
     assert PINNED_REF.match(setup["uses"]) and setup["uses"].startswith("databricks/setup-cli@")
     assert re.fullmatch(r"\d+\.\d+\.\d+", str(setup["with"]["version"]))
+    assert setup["uses"] == f"databricks/setup-cli@{COOKIECUTTER_JSON['__setup_cli_commit']}"
+    assert str(setup["with"]["version"]) == COOKIECUTTER_JSON["__databricks_cli_version"]
     databricks_jobs = sum(len(jobs_running_databricks(w)) for w in workflows.values())
     assert len([s for w in workflows.values() for *_, s in steps(w) if s.get("uses") in local]) == (
         databricks_jobs

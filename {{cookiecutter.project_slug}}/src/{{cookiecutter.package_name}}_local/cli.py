@@ -1,5 +1,5 @@
 """Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
-``approve``, ``reject``, ``serve``, ``demo``, ``report``.
+``approve``, ``reject``, ``serve``, ``demo``, ``report``, ``cleanup``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -102,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--output", type=Path, default=None, help="where (default: <state>/report/monitoring.html)"
     )
+    with_target(
+        sub.add_parser(
+            "cleanup",
+            help="print the commands that remove a target's deployment from Databricks "
+            "(deletes nothing)",
+        )
+    )
     return parser
 
 
@@ -129,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             return _report(root, args.target, variables, args.output)
         if args.command == "serve":
             return _serve(root, args, variables)
+        if args.command == "cleanup":
+            from .cleanup import print_cleanup
+
+            return print_cleanup(load_bundle(root, args.target, variables))
         if args.command == "rollback":
             job_key = "rollback_job"
             params = {"reason": args.reason, "requested_by": getpass.getuser()}

@@ -96,6 +96,9 @@ def _migrated_empty_db() -> Path:
 def empty_mlflow_db() -> Path:
     """A freshly migrated MLflow database, made once per process (migrations take seconds; the
     warm-up thread may be making it already)."""
+    from .quiet import quiet_libraries
+
+    quiet_libraries()  # whoever imported MLflow first, its migrations log at INFO otherwise
     with _EMPTY_DB_LOCK:
         return _migrated_empty_db()
 

@@ -58,7 +58,6 @@ def start_warmup() -> threading.Thread:
         from .platform import empty_mlflow_db
 
         empty_mlflow_db()
-        quiet_libraries()
 
     thread = threading.Thread(target=warm, name="local-twin-warmup", daemon=True)
     thread.start()
