@@ -76,7 +76,7 @@ def run(ctx: Context) -> dict[str, Any]:
             state = ctx.work / f"compute-{compute}-state"
             env = env_with({"PYTHONPATH": str(project / "src"), "LOCAL_STATE_DIR": str(state)})
             seconds, code = run_command(
-                [MAIN_PYTHON, "-m", PACKAGE, "demo"], log, cwd=project, env=env
+                [MAIN_PYTHON, "-m", f"{PACKAGE}_local", "demo"], log, cwd=project, env=env
             )
             record(compute, "demo_seconds", seconds)
             failures += [f"{compute} demo"] if code else []
