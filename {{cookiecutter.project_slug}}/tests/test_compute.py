@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }}.platform.base import Platform
-from {{ cookiecutter.package_name }}_local.runner import JobRunner, load_bundle
+from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunnerError, load_bundle
 from {{ cookiecutter.package_name }}_local.runner.compute import runs_serverless, task_directory
 from {{ cookiecutter.package_name }}_local.serverless import (
     SERVERLESS_CONFS,
@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}_local.serverless import (
     as_shipped,
     check_sql,
 )
-from {{ cookiecutter.package_name }}_local.spark import is_connect
+from {{ cookiecutter.package_name }}_local.spark import get_spark, is_connect
 
 from .bundles import notebook_task, write_bundle
 
@@ -168,3 +168,11 @@ def test_serverless_tasks_start_in_an_empty_folder_of_their_own(tmp_path):
         assert folder != notebook.parent and not any(folder.iterdir())
     with task_directory(notebook, serverless=False) as folder:
         assert folder == notebook.parent
+
+
+def test_a_process_has_one_kind_of_spark(spark):
+    if is_connect(spark):
+        assert get_spark(serverless=False) is spark  # a mixed bundle's classic tasks share it
+    else:
+        with pytest.raises(RunnerError, match="one kind of Spark"):
+            get_spark(serverless=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -163,6 +164,15 @@ def test_log_model_with_training_set_goes_through_feature_engineering(platform, 
         infer_input_example=True,
         extra_pip_requirements=["scikit-learn==1.9.1"],
     )
+
+
+def test_feature_engineering_log_model_names_the_artifact_path_not_name():
+    """MLflow 3 calls it ``name``; the pinned databricks-feature-engineering still takes a
+    required ``artifact_path`` (``name`` would land in its ``**kwargs`` and leave
+    ``artifact_path`` missing), which the autospec'd call above binds."""
+    parameters = inspect.signature(FeatureEngineeringClient.log_model).parameters
+    assert parameters["artifact_path"].default is inspect.Parameter.empty
+    assert "name" not in parameters
 
 
 def test_log_model_without_training_set_uses_mlflow(platform, clients, monkeypatch):

@@ -85,14 +85,15 @@ def get_spark(serverless: bool = False) -> SparkSession:
     """The process's session, started on first use: Spark Connect with serverless compute's
     rules when ``serverless`` (or when the process already runs Spark Connect), else classic."""
     session = current_spark()
-    if session is not None:
-        if serverless and not is_connect(session):
-            from .runner.errors import RunnerError
+    classic = session is not None and not is_connect(session)
+    if serverless and (classic or (session is None and _classic_context_running())):
+        from .runner.errors import RunnerError
 
-            raise RunnerError(
-                "this process started classic Spark before a serverless task, and a process has "
-                "one kind of Spark: run serverless and classic jobs in separate processes"
-            )
+        raise RunnerError(
+            "this process runs classic Spark already, and a process has one kind of Spark: run "
+            "serverless and classic jobs in separate processes"
+        )
+    if session is not None:
         return session
     _session["spark"] = _start_connect() if serverless else _start_classic()
     return _session["spark"]

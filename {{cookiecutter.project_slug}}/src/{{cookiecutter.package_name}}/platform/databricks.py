@@ -231,7 +231,8 @@ class DatabricksPlatform(Platform):
                 pip_requirements=pip_requirements,
             )
         else:
-            # Feature-store models infer their signature from the training set's features.
+            # Feature-store models infer their signature from the training set's features. The
+            # client takes ``artifact_path`` (MLflow 3's own log_model calls it ``name``).
             info = self.fe.log_model(
                 model=model,
                 artifact_path=name,
