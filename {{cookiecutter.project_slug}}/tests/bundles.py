@@ -33,17 +33,17 @@ def notebook_task(
     key: str,
     notebook: str,
     depends_on: list[Any] | None = None,
-    compute: str | None = "project",
+    project_compute: bool = True,
     **extra: Any,
 ) -> dict[str, Any]:
     """A notebook task definition (``extra`` may hold base_parameters, run_if...), on the
-    project's compute unless ``extra`` names one (``compute=None``: it names none)."""
+    project's compute unless ``extra`` names one (``project_compute=False``: it names none)."""
     params = extra.pop("base_parameters", {})
     task: dict[str, Any] = {
         "task_key": key,
         "notebook_task": {"notebook_path": f"../notebooks/{notebook}.py"},
     }
-    if compute and not {"environment_key", "job_cluster_key"} & extra.keys():
+    if project_compute and not {"environment_key", "job_cluster_key"} & extra.keys():
         if project_runs_serverless():
             task["environment_key"] = ENVIRONMENT["environment_key"]
         else:

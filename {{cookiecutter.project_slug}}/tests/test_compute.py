@@ -145,7 +145,7 @@ dbutils.jobs.taskValues.set("rules", rules_enforced())
 dbutils.jobs.taskValues.set("cwd", os.getcwd())
 """
     assert [runs_serverless(t) for t in job["tasks"]] == [True, False]
-    assert runs_serverless(notebook_task("unnamed", "probe", compute=None)) is None
+    assert runs_serverless(notebook_task("unnamed", "probe", project_compute=False)) is None
     if not is_connect(spark):
         # A serverless task needs Spark Connect, which a process on classic Spark cannot start.
         job["tasks"] = job["tasks"][1:]

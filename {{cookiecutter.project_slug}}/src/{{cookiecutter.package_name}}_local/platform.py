@@ -35,8 +35,7 @@ from {{ cookiecutter.package_name }}.platform.base import (
 from .delta_store import DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
 from .runner.bundle import current_user
-from .serverless import as_shipped
-from .spark import is_connect
+from .serverless import as_shipped, rules_enforced
 from .state import find_project_root, local_source_path, prepare_state, state_dir
 from .streaming import LocalDeltaStream
 
@@ -167,8 +166,8 @@ class LocalPlatform(Platform):
         return local_file_path(self.state, path)
 
     def run_stream(self, source: str, checkpoint: str, process: BatchFunction) -> StreamProgress:
-        if is_connect(self.spark):
-            process = as_shipped(process)  # as serverless runs it: pickled, in its own copy
+        if rules_enforced():  # a serverless task: pickled, in its own copy, as Connect ships it
+            process = as_shipped(process)
         stream = LocalDeltaStream(self._existing_source(source), self.file_path(checkpoint))
         batches = rows = 0
         for batch in stream.pending():

@@ -3,8 +3,9 @@
 A notebook task with a job cluster (``job_cluster_key``, ``new_cluster`` or
 ``existing_cluster_id``) runs on classic compute; one in the job's ``environments`` (through
 ``environment_key``) on serverless compute. A notebook task that names no compute also runs
-serverless on Databricks; locally it runs with the session the runner was given (the tests'
-small bundles), else serverless. Condition and run-job tasks run no code of their own.
+serverless on Databricks; locally it runs with the session the runner was given or the one
+the process already has (the tests' small bundles), else serverless. Condition and run-job
+tasks run no code of their own.
 """
 
 from __future__ import annotations

@@ -354,7 +354,7 @@ class JobRunner:
         namespace = notebook_namespace(path, spark, dbutils)
         code = compile(path.read_text(), str(path), "exec")
         # A classic task on this process's Spark Connect session is not held to serverless rules.
-        rules = nullcontext() if serverless or not is_connect(spark) else rules_suspended()
+        rules = rules_suspended() if is_connect(spark) and not serverless else nullcontext()
         try:
             with task_directory(path, serverless), rules:
                 exec(code, namespace)  # running the notebook is the point
