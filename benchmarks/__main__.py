@@ -15,6 +15,7 @@ from benchmarks import (
     drift,
     drift_calibration,
     lifecycle,
+    online_lookup,
     scoring,
     template_suite,
     time_to_green,
@@ -30,6 +31,7 @@ BENCHMARKS = (
     "drift",
     "drift_calibration",
     "compute",
+    "online_lookup",
 )
 
 
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "drift_calibration": lambda: drift_calibration.run(ctx),
         "compute": lambda: compute.run(ctx),
+        "online_lookup": lambda: online_lookup.run(ctx),
     }
     failed = []
     for name in args.only or list(BENCHMARKS):

@@ -107,6 +107,18 @@ def _rows() -> list[str]:
             f"{connect['suite_seconds_first']:.0f} s vs {classic['suite_seconds_first']:.0f} s "
             f"({ratios['suite_seconds']}x) | |"
         )
+    online = _load("online_lookup")
+    if online:
+        lookup = online["sqlite_lookup"]
+        rows.append(
+            _row(
+                f"online lookup per request <= 5 ms at {online['keys'] // 1000}k keys",
+                f"median {lookup['median_ms']:.3f} ms, p99 {lookup['p99_ms']:.3f} ms, first "
+                f"{lookup['first_ms']:.3f} ms (Delta read by key: median "
+                f"{online['delta_read_by_key']['median_ms']:.1f} ms)",
+                lookup["p99_ms"] <= 5 and lookup["first_ms"] <= 5,
+            )
+        )
     return rows
 
 

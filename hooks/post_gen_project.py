@@ -1,8 +1,9 @@
 """Remove the parts of the generated project that belong to options that were not selected.
 
-Cookiecutter renders this file with Jinja and runs it inside the generated project. Two tables
-document which files belong to which option: OPTION_PATHS for yes/no options, CHOICE_PATHS for
-options with several values (the files of every value but the chosen one are removed). A listed
+Cookiecutter renders this file with Jinja and runs it inside the generated project. Three tables
+document which files belong to which option: OPTION_PATHS for yes/no options, JOINT_PATHS for
+files that need several yes/no options at once, CHOICE_PATHS for options with several values
+(the files of every value but the chosen one are removed). A listed
 path that does not exist is a template bug (a renamed or moved file): the hook fails, and
 cookiecutter deletes the half-finished project rather than handing out a project with a leftover.
 
@@ -68,6 +69,16 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# options -> paths that only a project with every one of these options needs (removed when any
+# of them is "no").
+JOINT_PATHS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("include_feature_store", "include_serving"): (
+        "notebooks/publish_features.py",
+        "src/{package}/features/online.py",
+        "tests/test_online_features.py",
+    ),
+}
+
 # choice option -> value -> paths that belong to that value only; the paths of every value that
 # was not chosen are removed.
 CHOICE_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -103,6 +114,12 @@ def paths_to_remove(context: dict[str, str]) -> list[str]:
     """Relative paths of everything that belongs to an unselected option or choice."""
     unselected = [
         path for option, paths in OPTION_PATHS.items() if context[option] == "no" for path in paths
+    ]
+    unselected += [
+        path
+        for options, paths in JOINT_PATHS.items()
+        if any(context[option] == "no" for option in options)
+        for path in paths
     ]
     unselected += [
         path
@@ -215,7 +232,7 @@ def main() -> int:
     if missing:
         print(
             "ERROR: hooks/post_gen_project.py lists paths the template does not generate "
-            f"(update OPTION_PATHS or CHOICE_PATHS): {', '.join(missing)}",
+            f"(update OPTION_PATHS, JOINT_PATHS or CHOICE_PATHS): {', '.join(missing)}",
             file=sys.stderr,
         )
         return 1

@@ -145,6 +145,10 @@ def test_every_removal_path_exists_in_the_template() -> None:
         assert option in COOKIECUTTER_JSON
         for path in paths:
             assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
+    for options, paths in POST.JOINT_PATHS.items():
+        assert all(option in COOKIECUTTER_JSON for option in options), options
+        for path in paths:
+            assert (template / path.replace("{package}", "{{cookiecutter.package_name}}")).exists()
     for option, values in POST.CHOICE_PATHS.items():
         assert sorted(values) == sorted(COOKIECUTTER_JSON[option]), option
         for path in (p for paths in values.values() for p in paths):
@@ -176,9 +180,9 @@ def test_stale_removal_table_fails_without_output(
     choice_paths = {
         p for values in POST.CHOICE_PATHS.values() for ps in values.values() for p in ps
     }
-    for path in ({p for paths in POST.OPTION_PATHS.values() for p in paths} | choice_paths) - {
-        gone
-    }:
+    joint_paths = {p for paths in POST.JOINT_PATHS.values() for p in paths}
+    option_paths = {p for paths in POST.OPTION_PATHS.values() for p in paths}
+    for path in (option_paths | joint_paths | choice_paths) - {gone}:
         target = project / path.replace("{package}", "{{cookiecutter.package_name}}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("")

@@ -74,6 +74,8 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/demo.py",
     "src/{package}_local/deployed.py",
     "src/{package}_local/feature_lookups.py",
+    "src/{package}_local/online_serving.py",
+    "src/{package}_local/online_store.py",
     "src/{package}_local/platform.py",
     "src/{package}_local/quiet.py",
     "src/{package}_local/report.py",
@@ -164,6 +166,14 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_approval.py",
     ),
 }
+# Files generated only when every one of several options is "yes".
+JOINT_FILES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("include_feature_store", "include_serving"): (
+        "notebooks/publish_features.py",
+        "src/{package}/features/online.py",
+        "tests/test_online_features.py",
+    ),
+}
 # Files generated only for one value of a choice option.
 CHOICE_FILES: dict[str, dict[str, tuple[str, ...]]] = {
     "cicd_platform": {
@@ -214,6 +224,9 @@ def expected_files(options: dict[str, str]) -> set[str]:
     files = set(BASE_FILES)
     for option, paths in OPTION_FILES.items():
         if options[option] == "yes":
+            files.update(paths)
+    for joint, paths in JOINT_FILES.items():
+        if all(options[option] == "yes" for option in joint):
             files.update(paths)
     for option, values in CHOICE_FILES.items():
         files.update(values[options[option]])
@@ -331,6 +344,13 @@ def test_tables_agree_with_the_hook(option: str) -> None:
     listed = {path.replace("{package}", PACKAGE) for path in OPTION_FILES[option]}
     orphans = {path for path in removed if not covered(listed, {path})}
     assert orphans == set()
+
+
+def test_joint_tables_agree_with_the_hook() -> None:
+    """The files that need several options are the ones the hook removes without them."""
+    assert sorted(POST.JOINT_PATHS) == sorted(JOINT_FILES)
+    for joint, paths in POST.JOINT_PATHS.items():
+        assert sorted(paths) == sorted(JOINT_FILES[joint]), joint
 
 
 @pytest.mark.parametrize("option", sorted(CHOICE_FILES))

@@ -22,6 +22,9 @@ from {{ cookiecutter.package_name }}.deployment.promote import parse_require_app
 {%- else -%}
 from {{ cookiecutter.package_name }}.deployment.promote import promote
 {%- endif %}
+{%- if cookiecutter.include_serving == "yes" and cookiecutter.include_feature_store == "yes" %}
+from {{ cookiecutter.package_name }}.features.online import model_online_tables
+{%- endif %}
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
@@ -40,6 +43,9 @@ serving = ServingSpec(
     model_version=model_version,
     query_group=platform.get_param("serving_query_group", ""),
     inference_table=platform.get_param("inference_table_schema", ""),
+{%- if cookiecutter.include_feature_store == "yes" %}
+    online_tables=model_online_tables(model_name),
+{%- endif %}
 )
 {%- endif %}
 

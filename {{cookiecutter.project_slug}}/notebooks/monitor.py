@@ -7,9 +7,16 @@
 # MAGIC `retrain` (`"true"` / `"false"`); a breach also prints an `ALERT` line, and the bundle's
 # MAGIC SQL alert on `drift_metrics` notifies people. No champion yet, or too few rows: nothing to
 # MAGIC judge, no retraining.
+{%- if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" %}
+# MAGIC Then records how far each online feature table lags behind its feature table (one
+# MAGIC `feature_freshness` row per table).
+{%- endif %}
 
 # COMMAND ----------
 
+{% if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" -%}
+from {{ cookiecutter.package_name }}.features.online import describe_freshness, record_freshness
+{% endif -%}
 from {{ cookiecutter.package_name }}.monitoring.monitor import Thresholds, monitor
 from {{ cookiecutter.package_name }}.platform import get_platform
 
@@ -42,6 +49,14 @@ for row in result.rows:
 if result.retrain:
     # Recorded in drift_metrics (breached); the bundle's drift alert mails alert_email.
     print(f"ALERT v{result.model_version} breached {', '.join(result.breaches)}: retraining")
+
+{%- if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" %}
+
+# COMMAND ----------
+
+for freshness in record_freshness(platform, catalog, schema):
+    print(describe_freshness(freshness))
+{%- endif %}
 
 # COMMAND ----------
 

@@ -10,6 +10,9 @@
 
 from {{ cookiecutter.package_name }}.deployment.events import ROLLED_BACK, record_alias_change
 from {{ cookiecutter.package_name }}.deployment.promote import rollback
+{%- if cookiecutter.include_serving == "yes" and cookiecutter.include_feature_store == "yes" %}
+from {{ cookiecutter.package_name }}.features.online import model_online_tables
+{%- endif %}
 from {{ cookiecutter.package_name }}.platform import get_platform
 {%- if cookiecutter.include_serving == "yes" %}
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
@@ -29,6 +32,9 @@ serving = ServingSpec(
     model_version="",
     query_group=platform.get_param("serving_query_group", ""),
     inference_table=platform.get_param("inference_table_schema", ""),
+{%- if cookiecutter.include_feature_store == "yes" %}
+    online_tables=model_online_tables(model_name),
+{%- endif %}
 )
 {%- endif %}
 

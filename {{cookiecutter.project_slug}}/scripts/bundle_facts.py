@@ -88,8 +88,10 @@ def deploy_select(config: dict[str, Any], target: str, cli: str = "databricks") 
 
 
 def serving_endpoint(config: dict[str, Any]) -> str:
+    """The endpoint name of the target (empty: the target serves no endpoint)."""
     variable = (config.get("variables") or {}).get("serving_endpoint_name") or {}
-    return str(variable.get("value") or variable.get("default") or "")
+    value = variable["value"] if "value" in variable else variable.get("default")
+    return str(value or "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -18,13 +19,19 @@ ALIASES = ("champion", "challenger", "previous_champion")
 class RegistryPlatform:
     """The registry and serving calls of a platform: a real MlflowClient, recorded endpoints."""
 
-    def __init__(self, client: MlflowClient, endpoint_fails: bool = False) -> None:
+    def __init__(
+        self, client: MlflowClient, endpoint_fails: bool = False, online: tuple[str, ...] = ()
+    ) -> None:
         self.client = client
         self.endpoint_fails = endpoint_fails
+        self.online = set(online)  # the online tables published so far
         self.served: list[ServingSpec] = []
 
     def mlflow_client(self) -> MlflowClient:
         return self.client
+
+    def missing_online_tables(self, online_tables: Sequence[str]) -> list[str]:
+        return [name for name in online_tables if name not in self.online]
 
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
         if self.endpoint_fails:

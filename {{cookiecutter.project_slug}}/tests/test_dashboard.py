@@ -15,6 +15,7 @@ import pytest
 from {{ cookiecutter.package_name }}.monitoring.monitor import DriftRow, write_drift_rows
 from {{ cookiecutter.package_name }}.names import (
     DRIFT_METRICS_TABLE,
+    FEATURE_FRESHNESS_TABLE,
     INFERENCE_LOG_TABLE,
     MODEL_EVENTS_TABLE,
     VALIDATION_RESULTS_TABLE,
@@ -33,7 +34,13 @@ from {{ cookiecutter.package_name }}_local.report import (
 from {{ cookiecutter.package_name }}_local.runner import load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = {DRIFT_METRICS_TABLE, INFERENCE_LOG_TABLE, MODEL_EVENTS_TABLE, VALIDATION_RESULTS_TABLE}
+TABLES = {
+    DRIFT_METRICS_TABLE,
+    FEATURE_FRESHNESS_TABLE,  # with the feature store and serving
+    INFERENCE_LOG_TABLE,
+    MODEL_EVENTS_TABLE,
+    VALIDATION_RESULTS_TABLE,
+}
 
 
 @pytest.fixture(scope="module")

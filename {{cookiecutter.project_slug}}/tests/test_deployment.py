@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import datetime
 
 import pytest
@@ -94,6 +96,36 @@ def test_an_endpoint_that_does_not_become_ready_keeps_the_champion(registry):
     with pytest.raises(ServingEndpointError):
         promote(failing, MODEL, "2", SERVING)
     assert aliases(registry) == {"champion": "1", "challenger": "2"}
+
+
+def test_a_model_whose_features_are_not_online_is_not_served_and_stays_challenger(registry):
+    """An endpoint that looks features up cannot become ready before they are published: the
+    deploy task stops at once, naming what to run, and no alias moves."""
+    registry.client.set_registered_model_alias(MODEL, "champion", "1")
+    registry.client.set_registered_model_alias(MODEL, "challenger", "2")
+    online = ("dev.taxi.pickup_features_online", "dev.taxi.dropoff_features_online")
+    registry.online = {online[0]}
+    serving = dataclasses.replace(SERVING, online_tables=online)
+    with pytest.raises(
+        DeploymentError,
+        match=r"dropoff_features_online never published.*"
+        r"feature_refresh_job",
+    ):
+        promote(registry, MODEL, "2", serving)
+    assert aliases(registry) == {"champion": "1", "challenger": "2"}
+    assert registry.served == []
+    registry.online.add(online[1])
+    assert promote(registry, MODEL, "2", serving).champion_version == "2"
+    assert [s.online_tables for s in registry.served] == [online]
+
+
+def test_an_empty_endpoint_name_promotes_without_serving_and_says_so(registry, caplog):
+    registry.client.set_registered_model_alias(MODEL, "challenger", "1")
+    serving = dataclasses.replace(SERVING, endpoint_name="", online_tables=("dev.taxi.x",))
+    with caplog.at_level(logging.WARNING):
+        assert promote(registry, MODEL, "1", serving).champion_version == "1"
+    assert registry.served == []
+    assert "serving endpoint skipped: serving_endpoint_name is empty" in caplog.text
 
 
 def test_rollback_restores_the_previous_champion_once_and_records_why(registry):

@@ -41,14 +41,19 @@ import numpy as np
 import pytest
 from mlflow.entities import RunStatus
 
-from {{ cookiecutter.package_name }}.data.trips import load_trips
+from {{ cookiecutter.package_name }}.data.trips import load_trips, prepare_trips
 from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
+    DROPOFF_ZIP,
     FEATURE_COLUMNS,
+    FEATURE_FRESHNESS_TABLE,
     INFERENCE_LOG_TABLE,
     KEY_COLUMNS,
     MODEL_EVENTS_TABLE,
+    PICKUP_FEATURES,
+    PICKUP_FEATURES_TABLE,
+    PICKUP_ZIP,
     PREDICTION,
     PREVIOUS_CHAMPION,
     TAG_APPROVAL,
@@ -57,12 +62,15 @@ from {{ cookiecutter.package_name }}.names import (
     TAG_ROLLBACK_REASON,
     TAG_TASK,
     TAG_VALIDATION_STATUS,
+    TRIP_FEATURES,
     VALIDATION_ABANDONED,
     VALIDATION_RESULTS_TABLE,
 )
+from {{ cookiecutter.package_name }}.platform.base import OnlineStoreSpec
 from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}_local import sample
 from {{ cookiecutter.package_name }}_local.deployed import deployed_names
+from {{ cookiecutter.package_name }}_local.online_serving import OnlineModel
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
 from {{ cookiecutter.package_name }}_local.report import (
     LocalViews,
@@ -89,6 +97,14 @@ STREAMED = [("2016-04-01", "2016-04-03", 300, 11), ("2016-05-01", "2016-05-02", 
 DEV = load_bundle(Path(__file__).resolve().parents[1], "dev")
 JOBS = set(DEV.job_keys)
 DASHBOARD = bool(DEV.resources.get("dashboards"))
+# With the feature store and serving, feature_refresh_job publishes to this online store.
+ONLINE_STORE = (
+    str(DEV.variables.get("online_store_name") or "") if "feature_refresh_job" in JOBS else ""
+)
+REQUEST_COLUMNS = [PICKUP_ZIP, DROPOFF_ZIP, *TRIP_FEATURES] if ONLINE_STORE else FEATURE_COLUMNS
+# Trips after every feature window, as a request made now: their newest features are the ones
+# a point-in-time lookup finds.
+LATER = ("2016-06-01", "2016-06-02", 100, 21)
 PACKAGE = "{{ cookiecutter.package_name }}"
 
 
@@ -640,17 +656,113 @@ def test_the_served_champion_answers_as_batch_scoring_did(story, tmp_path):
 
     champion = story.alias(CHAMPION)
     assert f"(v{champion}) at http://127.0.0.1:{port}" in log.read_text()
-    assert body["dataframe_split"]["columns"] == FEATURE_COLUMNS
+    assert body["dataframe_split"]["columns"] == REQUEST_COLUMNS
+    if ONLINE_STORE:  # key-only: the server looked the features up
+        assert f"features: looked up in the online store {ONLINE_STORE}" in log.read_text()
     logged = (
         story.platform.read_table(f"{story.prefix}.{INFERENCE_LOG_TABLE}")
         .where(f"model_version = '{champion}'")
-        .select(*FEATURE_COLUMNS, PREDICTION)
+        .select(*REQUEST_COLUMNS, PREDICTION)
         .toPandas()
     )
     batch = []
     for row in body["dataframe_split"]["data"]:
-        same = np.isclose(logged[FEATURE_COLUMNS].to_numpy(), np.asarray(row)).all(axis=1)
+        same = np.isclose(logged[REQUEST_COLUMNS].to_numpy(float), np.asarray(row)).all(axis=1)
         assert same.any(), f"{row} is not a row the champion scored"
         batch.append(logged.loc[same, PREDICTION].iloc[0])
     assert len(served) == len(batch) > 0
     np.testing.assert_allclose(served, batch, rtol=1e-6, atol=1e-6)
+
+
+if ONLINE_STORE:
+
+    def later_trips(story: Story):
+        """Trips after every feature window: cleaned, with their own fields only."""
+        raw = story.spark.createDataFrame(generate_sample(*LATER[:2], LATER[2], seed=LATER[3]))
+        return prepare_trips(raw).select(*KEY_COLUMNS, *TRIP_FEATURES)
+
+    def served_and_batch(story: Story, trips) -> tuple[Any, np.ndarray, Any]:
+        """Key-only answers of the champion from the online store, and batch scoring's rows
+        (in trip key order, the same on every call)."""
+        uri = f"models:/{story.model_name}@{CHAMPION}"
+        model = OnlineModel.load(uri, story.platform.online_store(ONLINE_STORE))
+        assert model is not None, "the champion's feature tables are not in the online store"
+        batch = story.platform.score_batch(uri, trips).toPandas()
+        batch = batch.sort_values(KEY_COLUMNS, ignore_index=True)
+        served = model.predict(batch[model.request_columns])
+        return model, np.asarray(served), batch
+
+    def test_every_feature_refresh_publishes_its_tables_online(story):
+        from {{ cookiecutter.package_name }}.features.online import online_tables
+
+        assert "pickup_features_online: v" in story.output["refresh"]
+        assert "(published)" in story.output["refresh"]
+        online = [name for _, name in online_tables(*story.prefix.split("."))]
+        assert story.platform.missing_online_tables(online) == []
+        freshness = [
+            story.platform.online_freshness(src, o)
+            for src, o in online_tables(*story.prefix.split("."))
+        ]
+        assert [f.versions_behind for f in freshness] == [0, 0]
+
+    def test_monitoring_records_the_freshness_of_each_online_table(story):
+        rows = story.platform.read_table(f"{story.prefix}.{FEATURE_FRESHNESS_TABLE}").toPandas()
+        runs = sum(1 for step in story.runs if step.startswith("monitor"))
+        assert len(rows) == 2 * runs > 0
+        assert set(rows["versions_behind"]) == {0}
+        assert "versions behind" in story.output["monitor"]
+
+    def test_a_key_only_request_gets_the_answer_batch_scoring_gives(story):
+        trips = later_trips(story)
+        model, served, batch = served_and_batch(story, trips)
+        assert len(served) == len(batch) >= 90
+        looked_up = model.features(batch[model.request_columns])
+        assert looked_up[list(PICKUP_FEATURES)].notna().all(axis=1).mean() > 0.5
+        np.testing.assert_allclose(served, batch[PREDICTION], rtol=1e-6, atol=1e-6)
+
+    def test_a_changed_feature_is_served_after_the_next_publish(story):
+        """A refresh that changes a zip's features: the online copy is stale until the next
+        publish, then serves the new value, which is what batch scoring uses."""
+        from {{ cookiecutter.package_name }}.features.online import publish_features
+
+        trips = later_trips(story)
+        model, before, batch = served_and_batch(story, trips)
+        zip_code = batch[PICKUP_ZIP].iloc[0]
+        ours = (batch[PICKUP_ZIP] == zip_code).to_numpy()
+        # New features for that zip that the model answers differently to (a tree model is
+        # blind to changes inside one of its bins).
+        request = batch.loc[ours, model.request_columns]
+        fare, distance = next(
+            (fare, distance)
+            for fare in (1.0, 4.0, 10.0, 25.0, 60.0)
+            for distance in (0.2, 1.0, 4.0, 12.0)
+            if not np.allclose(
+                model.predict(request.assign(pickup_mean_fare=fare, pickup_mean_distance=distance)),
+                before[ours],
+            )
+        )
+        pickup = f"{story.prefix}.{PICKUP_FEATURES_TABLE}"
+        features = story.platform.read_table(pickup).toPandas()
+        newest = features[features[PICKUP_ZIP] == zip_code].nlargest(1, "pickup_window_end")
+        changed = newest.assign(
+            pickup_window_end=newest["pickup_window_end"] + np.timedelta64(1, "h"),
+            pickup_mean_fare=fare,
+            pickup_mean_distance=distance,
+        )
+        story.platform.write_feature_table(
+            story.spark.createDataFrame(changed), pickup, [PICKUP_ZIP], "pickup_window_end", ""
+        )
+        _, stale, batch = served_and_batch(story, trips)
+        scored = batch[PREDICTION].to_numpy()
+        np.testing.assert_allclose(stale, before)  # not published yet: the old value
+        assert not np.allclose(scored[ours], before[ours])
+        online = f"{pickup}_online"
+        assert story.platform.online_freshness(pickup, online).versions_behind == 1
+
+        catalog, schema = story.prefix.split(".")
+        publish_features(story.platform, catalog, schema, OnlineStoreSpec(ONLINE_STORE))
+        _, after, batch = served_and_batch(story, trips)
+        np.testing.assert_allclose(after, batch[PREDICTION], rtol=1e-6, atol=1e-6)
+        assert not np.allclose(after[ours], before[ours])
+        np.testing.assert_allclose(after[~ours], before[~ours])
+        assert story.platform.online_freshness(pickup, online).versions_behind == 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from unittest import mock
 
 import databricks.sdk
@@ -14,10 +15,22 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
+from databricks.feature_engineering import (
+    DatabricksOnlineStore,
+    FeatureEngineeringClient,
+    FeatureLookup,
+)
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound, OperationFailed
 from databricks.sdk.service._internal import Wait
+from databricks.sdk.service.database import (
+    DatabaseAPI,
+    DeltaTableSyncInfo,
+    SyncedDatabaseTable,
+    SyncedTablePosition,
+    SyncedTableState,
+    SyncedTableStatus,
+)
 from databricks.sdk.service.jobs import JobsAPI, Run
 from databricks.sdk.service.serving import (
     ServedEntityInput,
@@ -37,7 +50,12 @@ from pyspark.sql.types import StructType
 from {{ cookiecutter.package_name }}.errors import ActionableError, MissingInputError
 from {{ cookiecutter.package_name }}.platform import FeatureLookupSpec, get_platform
 from {{ cookiecutter.package_name }}.platform import databricks as dbx
-from {{ cookiecutter.package_name }}.platform.base import ServingEndpointError, ServingSpec
+from {{ cookiecutter.package_name }}.platform.base import (
+    OnlineStoreError,
+    OnlineStoreSpec,
+    ServingEndpointError,
+    ServingSpec,
+)
 from {{ cookiecutter.package_name }}.platform.databricks import DatabricksPlatform
 from {{ cookiecutter.package_name }}_local.runner.dbutils import LocalDbutils
 
@@ -578,3 +596,135 @@ def test_triggered_by_is_the_creator_of_the_job_run(platform, clients):
         platform.triggered_by("78")
     with pytest.raises(ActionableError, match="not a job run ID"):
         platform.triggered_by("")
+
+
+# --- online feature store ----------------------------------------------------------------------
+SOURCE, ONLINE = "dev.s.pickup_features", "dev.s.pickup_features_online"
+STORE = OnlineStoreSpec("proj-online", "CU_1", timeout_minutes=1)
+COMMITTED = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+
+
+def _sql(cdf_enabled: bool, version: int) -> Any:
+    """``spark.sql`` of the online-store calls: table properties, history, ALTER TABLE."""
+
+    def run(query: str, *args: Any, **kwargs: Any) -> Any:
+        df = _df()
+        if query.startswith("SHOW TBLPROPERTIES"):
+            value = "true" if cdf_enabled else "false"
+            df.collect.return_value = [{"key": "delta.enableChangeDataFeed", "value": value}]
+        elif query.startswith("DESCRIBE HISTORY"):
+            df.first.return_value = {"version": version, "timestamp": COMMITTED}
+        return df
+
+    return run
+
+
+def _synced(version: int | None, state: SyncedTableState, **status: Any) -> SyncedDatabaseTable:
+    last = None
+    if version is not None:
+        last = SyncedTablePosition(
+            delta_table_sync_info=DeltaTableSyncInfo(
+                delta_commit_version=version, delta_commit_timestamp="2026-01-01T03:00:00Z"
+            ),
+            sync_end_timestamp="2026-01-01T03:05:00Z",
+        )
+    return SyncedDatabaseTable(
+        name=ONLINE,
+        data_synchronization_status=SyncedTableStatus(
+            detailed_state=state, last_sync=last, **status
+        ),
+    )
+
+
+def _store(state: str) -> DatabricksOnlineStore:
+    return DatabricksOnlineStore(
+        name=STORE.name, capacity="CU_1", state=DatabricksOnlineStore.State[state]
+    )
+
+
+@pytest.fixture
+def online(platform, clients):
+    clients.workspace.database = mock.create_autospec(DatabaseAPI, instance=True)
+    platform.poll_seconds = 0
+    return clients
+
+
+def test_publish_creates_the_store_once_enables_the_feed_and_waits_for_the_sync(platform, online):
+    online.spark.sql.side_effect = _sql(cdf_enabled=False, version=7)
+    online.fe.get_online_store.side_effect = [None, _store("AVAILABLE")]
+    online.fe.create_online_store.return_value = _store("STARTING")
+    online.workspace.database.get_synced_database_table.side_effect = [
+        NotFound("no such table"),
+        _synced(None, SyncedTableState.SYNCED_TABLE_PROVISIONING_INITIAL_SNAPSHOT),
+        _synced(7, SyncedTableState.SYNCED_TABLE_ONLINE_NO_PENDING_UPDATE),
+    ]
+    result = platform.publish_online_table(SOURCE, ONLINE, STORE)
+    assert (result.source_version, result.changed) == (7, True)
+    online.fe.create_online_store.assert_called_once_with(name=STORE.name, capacity="CU_1")
+    online.fe.publish_table.assert_called_once_with(
+        online_store=_store("AVAILABLE"), source_table_name=SOURCE, online_table_name=ONLINE
+    )
+    queries = [c.args[0] for c in online.spark.sql.call_args_list]
+    assert any(
+        q.startswith("ALTER TABLE `dev`.`s`.`pickup_features` SET TBLPROPERTIES")
+        and "delta.enableChangeDataFeed = true" in q
+        for q in queries
+    )
+
+
+def test_publish_of_a_table_whose_online_copy_is_current_changes_nothing(platform, online):
+    online.spark.sql.side_effect = _sql(cdf_enabled=True, version=7)
+    online.workspace.database.get_synced_database_table.return_value = _synced(
+        7, SyncedTableState.SYNCED_TABLE_ONLINE_NO_PENDING_UPDATE
+    )
+    result = platform.publish_online_table(SOURCE, ONLINE, STORE)
+    assert (result.source_version, result.changed) == (7, False)
+    online.fe.publish_table.assert_not_called()
+    online.fe.get_online_store.assert_not_called()
+    assert not any(c.args[0].startswith("ALTER") for c in online.spark.sql.call_args_list)
+
+
+def test_a_failed_sync_names_the_table_and_its_pipeline(platform, online):
+    online.spark.sql.side_effect = _sql(cdf_enabled=True, version=8)
+    online.fe.get_online_store.return_value = _store("AVAILABLE")
+    online.workspace.database.get_synced_database_table.side_effect = [
+        _synced(7, SyncedTableState.SYNCED_TABLE_ONLINE_NO_PENDING_UPDATE),
+        _synced(
+            7,
+            SyncedTableState.SYNCED_TABLE_ONLINE_PIPELINE_FAILED,
+            pipeline_id="p-1",
+            message="schema mismatch",
+        ),
+    ]
+    failed = r"pickup_features_online did not sync version 8.*schema mismatch.*p-1"
+    with pytest.raises(OnlineStoreError, match=failed):
+        platform.publish_online_table(SOURCE, ONLINE, STORE)
+    online.fe.create_online_store.assert_not_called()
+
+
+def test_a_stopped_online_store_is_a_clear_error(platform, online):
+    online.spark.sql.side_effect = _sql(cdf_enabled=True, version=1)
+    online.workspace.database.get_synced_database_table.side_effect = NotFound("none")
+    online.fe.get_online_store.return_value = _store("STOPPED")
+    with pytest.raises(OnlineStoreError, match="proj-online is STOPPED"):
+        platform.publish_online_table(SOURCE, ONLINE, STORE)
+    online.fe.publish_table.assert_not_called()
+
+
+def test_freshness_compares_the_synced_version_with_the_table(platform, online):
+    online.spark.sql.side_effect = _sql(cdf_enabled=True, version=9)
+    online.workspace.database.get_synced_database_table.return_value = _synced(
+        7, SyncedTableState.SYNCED_TABLE_ONLINE_NO_PENDING_UPDATE
+    )
+    fresh = platform.online_freshness(SOURCE, ONLINE)
+    assert (fresh.offline_version, fresh.online_version, fresh.versions_behind) == (9, 7, 2)
+    assert fresh.lag_seconds == 24 * 3600
+    assert fresh.synced_at == datetime(2026, 1, 1, 3, 5, tzinfo=UTC)
+
+
+def test_a_never_published_table_is_missing_online(platform, online):
+    online.workspace.database.get_synced_database_table.side_effect = [
+        NotFound("none"),
+        _synced(1, SyncedTableState.SYNCED_TABLE_ONLINE),
+    ]
+    assert platform.missing_online_tables([ONLINE, "dev.s.dropoff_features_online"]) == [ONLINE]

@@ -182,8 +182,10 @@ def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> i
     from .deployed import deployed_names
     from .serve import serve
 
-    prefix, model_name = deployed_names(load_bundle(root, args.target, variables))
-    return serve(state_dir(root), prefix, model_name, args.port)
+    bundle = load_bundle(root, args.target, variables)
+    prefix, model_name = deployed_names(bundle)
+    store = str(bundle.variables.get("online_store_name") or "")
+    return serve(state_dir(root), prefix, model_name, args.port, store)
 
 
 def _exit_code(job_key: str, result: RunResult) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,15 @@ class DeltaStore:
         # active exception"); a single-threaded scan does not.
         scan = DeltaTable(str(path)).to_pyarrow_dataset().to_table(use_threads=False)
         return normalize_arrow(scan)
+
+    def head(self, name: str) -> tuple[int, datetime]:
+        """The newest Delta version of the table and its commit time."""
+        path = self.path(name)
+        if not self.exists_at(path):
+            raise FileNotFoundError(f"no Delta table at {path}")
+        table = DeltaTable(str(path))
+        commit = table.history(1)[0]
+        return table.version(), datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
 
     def write_at(self, path: Path, data: pa.Table, mode: str) -> None:
         if mode not in ("append", "overwrite"):

@@ -24,7 +24,10 @@ from mlflow import MlflowClient
 from {{ cookiecutter.package_name }}.platform.base import (
     BatchFunction,
     FeatureLookupSpec,
+    OnlineFreshness,
+    OnlineStoreSpec,
     Platform,
+    PublishedTable,
     RegisteredVersion,
     ServingSpec,
     StreamProgress,
@@ -34,6 +37,7 @@ from {{ cookiecutter.package_name }}.platform.base import (
 
 from .delta_store import DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
+from .online_store import LocalOnlineStore, PublishedVersion, online_stores
 from .runner.bundle import current_user
 from .serverless import as_shipped, rules_enforced
 from .state import find_project_root, local_source_path, prepare_state, state_dir
@@ -213,6 +217,50 @@ class LocalPlatform(Platform):
         exclude_columns: list[str],
     ) -> TrainingSetHandle:
         return LocalTrainingSet(self, df, list(lookups), label, list(exclude_columns))
+
+    # --- online feature store -------------------------------------------------------------
+    def online_store(self, name: str) -> LocalOnlineStore:
+        """The local online store ``name`` (``<state>/online/<name>.db``)."""
+        return LocalOnlineStore.named(self.state, name)
+
+    def publish_online_table(
+        self, source_table: str, online_table: str, store: OnlineStoreSpec
+    ) -> PublishedTable:
+        meta = self.feature_table_meta(source_table)
+        version, committed_at = self.store.head(source_table)
+        changed = self.online_store(store.name).publish(
+            online_table,
+            source_table=source_table,
+            rows=self.store.read_at(self.store.path(source_table)),
+            primary_keys=meta["primary_keys"],
+            timestamp_key=meta["timestamp_key"],
+            version=version,
+            committed_at=committed_at,
+        )
+        return PublishedTable(source_table, online_table, version, changed)
+
+    def _published(self, online_table: str) -> PublishedVersion | None:
+        for store in online_stores(self.state):
+            held = store.published(online_table)
+            if held is not None:
+                return held
+        return None
+
+    def online_freshness(self, source_table: str, online_table: str) -> OnlineFreshness:
+        version, committed_at = self.store.head(source_table)
+        held = self._published(online_table)
+        return OnlineFreshness(
+            source_table,
+            online_table,
+            version,
+            committed_at,
+            None if held is None else held.version,
+            None if held is None else held.committed_at,
+            None if held is None else held.synced_at,
+        )
+
+    def missing_online_tables(self, online_tables: Sequence[str]) -> list[str]:
+        return [name for name in online_tables if self._published(name) is None]
 
     # --- MLflow ---------------------------------------------------------------------------
     def log_model(

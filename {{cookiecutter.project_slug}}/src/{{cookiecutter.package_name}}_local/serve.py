@@ -1,9 +1,13 @@
-"""``serve``: the champion behind MLflow's scoring server, on this machine.
+"""``serve``: the champion behind a scoring server, on this machine.
 
 The server is MLflow's own (``mlflow models serve``, the same ``/invocations`` contract as a
-Databricks serving endpoint: ``dataframe_split`` in, ``predictions`` out). Before it starts,
-``serve`` prints a request that works: a few real rows, the champion's own batch predictions of
-them from ``inference_log`` (or its held-out rows from ``training_baseline`` before any scoring).
+Databricks serving endpoint: ``dataframe_split`` in, ``predictions`` out). A champion packaged
+with feature lookups whose feature tables are published to the bundle's online store is served
+instead by :mod:`.online_serving`, which looks the features up per request, so a request
+carries only the lookup keys and the trip's own fields, as on a Databricks endpoint. Before it
+starts, ``serve`` prints a request that works: a few real rows, the champion's own batch
+predictions of them from ``inference_log`` (or its held-out rows from ``training_baseline``
+before any scoring).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pyarrow.compute as pc
 from mlflow import MlflowClient
 
@@ -31,9 +36,12 @@ from {{ cookiecutter.package_name }}.names import (
 from {{ cookiecutter.package_name }}.registry import alias_version
 
 from .delta_store import DeltaStore
+from .online_serving import OnlineModel, make_server
+from .online_store import LocalOnlineStore
 from .runner.errors import RunnerError
 
 EXAMPLE_ROWS = 3
+ONLINE_CANDIDATES = 2000  # scored rows searched for an online example
 HOST = "127.0.0.1"
 
 
@@ -137,15 +145,69 @@ def describe(example: Example, model_name: str, port: int, feature_source: str) 
     ]
     if feature_source == FEATURE_SOURCE_STORE:
         lines.append(
-            "note: locally the request carries every feature; a Databricks endpoint looks the "
-            "pickup and dropoff features up in the online store (README: Serving)"
+            "note: the request carries every feature, since no local online store holds this "
+            "model's feature tables; a Databricks endpoint looks them up in its online store "
+            "(README: Features online)"
         )
     return "\n".join(lines)
 
 
-def serve(state: Path, prefix: str, model_name: str, port: int) -> int:
-    """Print the example, then replace this process with MLflow's scoring server."""
+def online_example(state: Path, prefix: str, example: Example, model: OnlineModel) -> Example:
+    """A key-only request: scored trips whose looked-up features are the ones batch scoring
+    used (so its predictions are the expected answers), else the latest scored trips."""
+    store = DeltaStore(state / "warehouse")
+    name = f"{prefix}.{INFERENCE_LOG_TABLE}"
+    if not store.exists(name):
+        raise ServeError(f"no scored trips in {name} yet: run batch_inference_job first")
+    rows = store.read_at(store.path(name))
+    rows = rows.filter(pc.equal(rows["model_version"], example.model_version))
+    frame = rows.to_pandas().tail(ONLINE_CANDIDATES).reset_index(drop=True)
+    if frame.empty:
+        raise ServeError(
+            f"no trips scored by v{example.model_version} yet: run batch_inference_job"
+        )
+    request = frame[model.request_columns]
+    looked_up = model.features(request).to_numpy(dtype=float)
+    logged = frame[model.inputs].to_numpy(dtype=float)
+    same = np.isclose(looked_up, logged, equal_nan=True).all(axis=1)
+    chosen = frame[same] if same.any() else frame
+    chosen = chosen.tail(EXAMPLE_ROWS)
+    body = {
+        "dataframe_split": {
+            "columns": model.request_columns,
+            "data": json.loads(chosen[model.request_columns].to_json(orient="values")),
+        }
+    }
+    source = name if same.any() else f"{name} (features changed since they were scored)"
+    return Example(example.model_version, source, body, chosen[PREDICTION].astype(float).tolist())
+
+
+def serve(state: Path, prefix: str, model_name: str, port: int, online_store: str = "") -> int:
+    """Print the example, then serve: with online lookups in this process, else by replacing
+    this process with MLflow's scoring server."""
     example = example_request(state, prefix, model_name)
+    model = (
+        OnlineModel.load(champion_uri(model_name), LocalOnlineStore.named(state, online_store))
+        if online_store.strip()
+        else None
+    )
+    if model is not None:
+        example = online_example(state, prefix, example, model)
+        print(describe(example, model_name, port, ""))
+        print(
+            f"features: looked up in the online store {online_store} "
+            f"({', '.join(lookup.online_table for lookup in model.lookups)}); the request "
+            f"carries {', '.join(model.request_columns)}"
+        )
+        sys.stdout.flush()
+        server = make_server(model, HOST, port)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
     uri = f"sqlite:///{state / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     tags = client.get_model_version(model_name, example.model_version).tags

@@ -64,10 +64,27 @@ def _now() -> str:
 
 
 def _serve(platform: Platform, serving: ServingSpec | None, model_name: str, version: str) -> None:
-    if serving is not None and serving.endpoint_name.strip():
-        platform.deploy_serving_endpoint(
-            dataclasses.replace(serving, model_name=model_name, model_version=version)
+    """Point the endpoint at ``version``; an empty endpoint name means none in this target."""
+    if serving is None:
+        return
+    if not serving.endpoint_name.strip():
+        log.warning(
+            "serving endpoint skipped: serving_endpoint_name is empty in this target, so "
+            "%s v%s is not served (set the variable to serve it)",
+            model_name,
+            version,
         )
+        return
+    missing = platform.missing_online_tables(serving.online_tables) if serving.online_tables else []
+    if missing:
+        raise DeploymentError(
+            f"cannot serve {model_name} v{version}: its features are not in the online store "
+            f"({', '.join(missing)} never published); run feature_refresh_job, whose "
+            "publish_features task publishes them, then deploy again (the champion did not move)"
+        )
+    platform.deploy_serving_endpoint(
+        dataclasses.replace(serving, model_name=model_name, model_version=version)
+    )
 
 
 def _require_passed(platform: Platform, model_name: str, version: str, action: str) -> None:

@@ -6,6 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ActionableError
@@ -59,6 +60,60 @@ class ServingSpec:
     query_group: str = ""
     inference_table: str = ""
     timeout_minutes: int = 30
+    # Online tables the model looks its features up in: each must be published first.
+    online_tables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OnlineStoreSpec:
+    """The online feature store that feature tables are published to (created if missing)."""
+
+    name: str
+    capacity: str = "CU_1"
+    timeout_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A feature table's online copy after a publish: the offline Delta version it holds, and
+    whether this publish changed it (``False``: it held that version already)."""
+
+    source_table: str
+    online_table: str
+    source_version: int
+    changed: bool
+
+
+@dataclass(frozen=True)
+class OnlineFreshness:
+    """How far the online copy of a feature table lags behind the offline table.
+
+    ``online_version`` is the offline Delta version the online copy was last synced from
+    (``None``: never published); ``online_committed_at`` is when that version was committed.
+    """
+
+    source_table: str
+    online_table: str
+    offline_version: int
+    offline_committed_at: datetime
+    online_version: int | None
+    online_committed_at: datetime | None
+    synced_at: datetime | None
+
+    @property
+    def versions_behind(self) -> int | None:
+        if self.online_version is None:
+            return None
+        return max(self.offline_version - self.online_version, 0)
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """Seconds between the newest offline commit and the one the online copy holds."""
+        if self.online_committed_at is None:
+            return None
+        if self.versions_behind == 0:
+            return 0.0
+        return max((self.offline_committed_at - self.online_committed_at).total_seconds(), 0.0)
 
 
 def feature_table_keys(primary_keys: Sequence[str], timestamp_key: str) -> list[str]:
@@ -68,6 +123,10 @@ def feature_table_keys(primary_keys: Sequence[str], timestamp_key: str) -> list[
 
 class ServingEndpointError(ActionableError, RuntimeError):
     """The serving endpoint did not become ready with the new model version."""
+
+
+class OnlineStoreError(ActionableError, RuntimeError):
+    """The online store or an online table did not become available."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +241,23 @@ class Platform(ABC):
         exclude_columns: list[str],
     ) -> TrainingSetHandle:
         """Join point-in-time features onto ``df`` (lazily, see ``load_df``)."""
+
+    @abstractmethod
+    def publish_online_table(
+        self, source_table: str, online_table: str, store: OnlineStoreSpec
+    ) -> PublishedTable:
+        """Copy the latest row per primary key of the feature table ``source_table`` to
+        ``online_table`` in the online store ``store`` (created if missing) and wait until the
+        copy holds the table's current version. Idempotent: when it does already, nothing is
+        written (``changed=False``)."""
+
+    @abstractmethod
+    def online_freshness(self, source_table: str, online_table: str) -> OnlineFreshness:
+        """The offline table's newest version against the one its online copy holds."""
+
+    @abstractmethod
+    def missing_online_tables(self, online_tables: Sequence[str]) -> list[str]:
+        """Those of ``online_tables`` that were never published."""
 
     # --- MLflow ---------------------------------------------------------------------------
     @abstractmethod

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,11 @@ from ..errors import ActionableError, MissingInputError
 from .base import (
     BatchFunction,
     FeatureLookupSpec,
+    OnlineFreshness,
+    OnlineStoreError,
+    OnlineStoreSpec,
     Platform,
+    PublishedTable,
     RegisteredVersion,
     ServingEndpointError,
     ServingSpec,
@@ -45,6 +50,35 @@ def _progress(progress: Any, field: str) -> Any:
     up the sources), or the key of a plain dict (older PySpark)."""
     value = getattr(progress, field, None)
     return progress.get(field) if value is None and isinstance(progress, dict) else value
+
+
+# Online store and synced (online) table states that end a wait with an error.
+STORE_WAITING = ("STARTING", "UPDATING", "STATE_UNSPECIFIED")
+SYNC_FAILED = ("SYNCED_TABLE_OFFLINE_FAILED", "SYNCED_TABLE_ONLINE_PIPELINE_FAILED")
+
+
+def _enum_name(value: Any) -> str:
+    """The name of an enum member (the SDK's and the client's), or the text itself."""
+    return str(getattr(value, "value", value) or "")
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """An RFC 3339 timestamp of the Databricks APIs, or ``None``."""
+    return datetime.fromisoformat(text) if text else None
+
+
+def _synced_position(synced: Any) -> tuple[int | None, datetime | None, datetime | None]:
+    """Of a synced (online) table: the source Delta version it holds, that version's commit
+    time, and when the sync that brought it finished (``None`` where it never synced)."""
+    status = getattr(synced, "data_synchronization_status", None)
+    last = getattr(status, "last_sync", None)
+    info = getattr(last, "delta_table_sync_info", None)
+    version = getattr(info, "delta_commit_version", None)
+    return (
+        None if version is None else int(version),
+        _timestamp(getattr(info, "delta_commit_timestamp", None)),
+        _timestamp(getattr(last, "sync_end_timestamp", None)),
+    )
 
 
 def _quote(name: str) -> str:
@@ -208,6 +242,107 @@ class DatabricksPlatform(Platform):
             label=label,
             exclude_columns=list(exclude_columns),
         )
+
+    # --- online feature store -------------------------------------------------------------
+    poll_seconds = 20.0
+
+    def publish_online_table(
+        self, source_table: str, online_table: str, store: OnlineStoreSpec
+    ) -> PublishedTable:
+        self._enable_change_data_feed(source_table)
+        version, _ = self._offline_head(source_table)
+        held, _, _ = _synced_position(self._synced(online_table))
+        if held is not None and held >= version:
+            log.info("%s already holds version %s of %s", online_table, held, source_table)
+            return PublishedTable(source_table, online_table, held, changed=False)
+        online_store = self._online_store(store)
+        # TRIGGERED (the default): the first call creates the online table and its sync
+        # pipeline, a later one syncs what the feature table gained since.
+        self.fe.publish_table(
+            online_store=online_store,
+            source_table_name=source_table,
+            online_table_name=online_table,
+        )
+        synced = self._wait_synced(online_table, version, store.timeout_minutes)
+        return PublishedTable(source_table, online_table, synced, changed=True)
+
+    def online_freshness(self, source_table: str, online_table: str) -> OnlineFreshness:
+        version, committed_at = self._offline_head(source_table)
+        held, held_at, synced_at = _synced_position(self._synced(online_table))
+        return OnlineFreshness(
+            source_table, online_table, version, committed_at, held, held_at, synced_at
+        )
+
+    def missing_online_tables(self, online_tables: Sequence[str]) -> list[str]:
+        return [name for name in online_tables if self._synced(name) is None]
+
+    def _enable_change_data_feed(self, table: str) -> None:
+        """Publishing syncs from the change data feed: turn it on once (a property change is a
+        commit, so an unchanged property is left alone)."""
+        rows = self.spark.sql(
+            f"SHOW TBLPROPERTIES {_quote(table)} ('delta.enableChangeDataFeed')"
+        ).collect()
+        if not rows or str(rows[0]["value"]).strip().lower() != "true":
+            self.spark.sql(
+                f"ALTER TABLE {_quote(table)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)"
+            )
+
+    def _offline_head(self, table: str) -> tuple[int, datetime]:
+        """The newest Delta version of ``table`` and its commit time."""
+        head = self.spark.sql(f"DESCRIBE HISTORY {_quote(table)} LIMIT 1").first()
+        return int(head["version"]), head["timestamp"]
+
+    def _synced(self, online_table: str) -> Any:
+        """The online table (a Lakebase synced table), or ``None`` before its first publish."""
+        from databricks.sdk.errors import NotFound
+
+        try:
+            return self.workspace.database.get_synced_database_table(online_table)
+        except NotFound:
+            return None
+
+    def _online_store(self, store: OnlineStoreSpec) -> Any:
+        """The online store, created with ``store.capacity`` if missing, once it is available."""
+        online = self.fe.get_online_store(name=store.name)
+        if online is None:
+            log.info("creating online store %s (capacity %s)", store.name, store.capacity)
+            online = self.fe.create_online_store(name=store.name, capacity=store.capacity)
+        deadline = time.monotonic() + store.timeout_minutes * 60
+        while (state := _enum_name(online.state)) != "AVAILABLE":
+            if state not in STORE_WAITING:
+                raise OnlineStoreError(
+                    f"online store {store.name} is {state}: start it (Compute > Lakebase) or "
+                    "set the bundle variable online_store_name to an available one"
+                )
+            if time.monotonic() > deadline:
+                raise OnlineStoreError(
+                    f"online store {store.name} is still {state} after "
+                    f"{store.timeout_minutes} minutes: see its status under Compute > Lakebase"
+                )
+            time.sleep(self.poll_seconds)
+            online = self.fe.get_online_store(name=store.name)
+            if online is None:
+                raise OnlineStoreError(f"online store {store.name} was deleted while starting")
+        return online
+
+    def _wait_synced(self, online_table: str, version: int, timeout_minutes: int) -> int:
+        """Wait until ``online_table`` holds source version ``version`` (or a newer one)."""
+        deadline = time.monotonic() + timeout_minutes * 60
+        while True:
+            synced = self._synced(online_table)
+            held, _, _ = _synced_position(synced)
+            if held is not None and held >= version:
+                return held
+            status = getattr(synced, "data_synchronization_status", None)
+            state = _enum_name(getattr(status, "detailed_state", None))
+            if state in SYNC_FAILED or time.monotonic() > deadline:
+                message = getattr(status, "message", None) or "no message"
+                raise OnlineStoreError(
+                    f"online table {online_table} did not sync version {version} "
+                    f"(state {state or 'unknown'}: {message}); see its sync pipeline "
+                    f"({getattr(status, 'pipeline_id', None) or 'not created'}) in the workspace"
+                )
+            time.sleep(self.poll_seconds)
 
     # --- MLflow ---------------------------------------------------------------------------
     def log_model(
