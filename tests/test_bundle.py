@@ -56,6 +56,9 @@ def expected_resources(options: dict[str, str]) -> dict[str, dict[str, list[str]
         if options[option] == "yes":
             for kind, items in resources.items():
                 expected.setdefault(kind, {}).update(items)
+    if options["include_feature_store"] == options["include_serving"] == "yes":
+        # Serving looks the features up online: feature refresh publishes them.
+        expected["jobs"]["feature_refresh_job"] = ["refresh_features", "publish_features"]
     return expected
 
 

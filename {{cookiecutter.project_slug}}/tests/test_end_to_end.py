@@ -727,27 +727,28 @@ if ONLINE_STORE:
 
         trips = later_trips(story)
         model, before, batch = served_and_batch(story, trips)
-        zip_code = batch[PICKUP_ZIP].iloc[0]
-        ours = (batch[PICKUP_ZIP] == zip_code).to_numpy()
-        # New features for that zip that the model answers differently to (a tree model is
-        # blind to changes inside one of its bins).
-        request = batch.loc[ours, model.request_columns]
-        fare, distance = next(
-            (fare, distance)
-            for fare in (1.0, 4.0, 10.0, 25.0, 60.0)
-            for distance in (0.2, 1.0, 4.0, 12.0)
-            if not np.allclose(
-                model.predict(request.assign(pickup_mean_fare=fare, pickup_mean_distance=distance)),
-                before[ours],
-            )
-        )
         pickup = f"{story.prefix}.{PICKUP_FEATURES_TABLE}"
         features = story.platform.read_table(pickup).toPandas()
+
+        def answers_differently(zip_code: int, feature: str, value: float) -> bool:
+            rows = (batch[PICKUP_ZIP] == zip_code).to_numpy()
+            request = batch.loc[rows, model.request_columns].assign(**{feature: value})
+            return not np.allclose(model.predict(request), before[rows])
+
+        # A new value of one pickup feature of one zip that the model answers differently to
+        # (a tree model is blind to changes inside one of its bins).
+        zip_code, feature, value = next(
+            (zip_code, feature, float(value))
+            for zip_code in batch[PICKUP_ZIP].unique()
+            for feature in PICKUP_FEATURES
+            for value in features[feature].quantile([0.01, 0.25, 0.5, 0.75, 0.99])
+            if answers_differently(zip_code, feature, value)
+        )
+        ours = (batch[PICKUP_ZIP] == zip_code).to_numpy()
         newest = features[features[PICKUP_ZIP] == zip_code].nlargest(1, "pickup_window_end")
         changed = newest.assign(
             pickup_window_end=newest["pickup_window_end"] + np.timedelta64(1, "h"),
-            pickup_mean_fare=fare,
-            pickup_mean_distance=distance,
+            **{feature: value},
         )
         story.platform.write_feature_table(
             story.spark.createDataFrame(changed), pickup, [PICKUP_ZIP], "pickup_window_end", ""
