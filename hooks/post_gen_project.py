@@ -55,6 +55,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
         "tests/test_dashboard.py",
+        "tests/test_retrain_decisions.py",
     ),
     "include_streaming": (
         "resources/streaming-inference-job.yml",

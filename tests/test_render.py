@@ -146,6 +146,7 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "scripts/screenshot-report.sh",
         "notebooks/monitor.py",
         "src/{package}/monitoring/__init__.py",
+        "src/{package}/monitoring/decisions.py",
         "src/{package}/monitoring/drift.py",
         "src/{package}/monitoring/monitor.py",
         "src/{package}_local/drift_check.py",
@@ -153,6 +154,7 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_drift.py",
         "tests/test_drift_calibration.py",
         "tests/test_monitoring.py",
+        "tests/test_retrain_decisions.py",
     ),
     "include_streaming": (
         "resources/streaming-inference-job.yml",

@@ -3,10 +3,13 @@
 # MAGIC # Monitor
 # MAGIC Compares the champion's predictions (made since it became champion, last `window_days`)
 # MAGIC with the held-out rows of its training run: PSI and KS per feature and for the prediction,
-# MAGIC RMSE where labels exist. Appends the metrics to `drift_metrics` and sets the task value
-# MAGIC `retrain` (`"true"` / `"false"`); a breach also prints an `ALERT` line, and the bundle's
-# MAGIC SQL alert on `drift_metrics` notifies people. No champion yet, or too few rows: nothing to
-# MAGIC judge, no retraining.
+# MAGIC RMSE where labels exist. Appends the metrics to `drift_metrics`, then decides whether to
+# MAGIC retrain and appends the decision to `retrain_decisions`: a breach retrains unless the last
+# MAGIC retraining is less than `retrain_cool_down_hours` old, fewer than `min_breached_runs`
+# MAGIC runs in a row breached, or a challenger waits for approval. Sets the task value `retrain`
+# MAGIC (`"true"` / `"false"`); a breach also prints an `ALERT` line, and the bundle's SQL alert
+# MAGIC on `drift_metrics` notifies people. No champion yet, or too few rows: nothing to judge, no
+# MAGIC retraining.
 {%- if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" %}
 # MAGIC Then records how far each online feature table lags behind its feature table (one
 # MAGIC `feature_freshness` row per table).
@@ -17,6 +20,7 @@
 {% if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" -%}
 from {{ cookiecutter.package_name }}.features.online import describe_freshness, record_freshness
 {% endif -%}
+from {{ cookiecutter.package_name }}.monitoring.decisions import RetrainPolicy, decide_and_record
 from {{ cookiecutter.package_name }}.monitoring.monitor import Thresholds, monitor
 from {{ cookiecutter.package_name }}.platform import get_platform
 
@@ -30,6 +34,11 @@ thresholds = Thresholds(
     ks=float(platform.get_param("ks_threshold")),
     rmse_increase=float(platform.get_param("rmse_increase_threshold")),
 )
+policy = RetrainPolicy(
+    cool_down_hours=float(platform.get_param("retrain_cool_down_hours")),
+    min_breached_runs=int(platform.get_param("min_breached_runs")),
+)
+job_run_id = platform.get_param("job_run_id", "")
 
 # COMMAND ----------
 
@@ -46,9 +55,19 @@ if result.note:
 for row in result.rows:
     flag = "BREACH" if row.breached else "ok"
     print(f"{flag:6} {row.feature:22} {row.metric:14} {row.value:10.4f} limit {row.threshold}")
+decision = decide_and_record(
+    platform,
+    result,
+    model_name=model_name,
+    catalog=catalog,
+    schema=schema,
+    policy=policy,
+    job_run_id=job_run_id,
+)
 if result.retrain:
     # Recorded in drift_metrics (breached); the bundle's drift alert mails alert_email.
-    print(f"ALERT v{result.model_version} breached {', '.join(result.breaches)}: retraining")
+    print(f"ALERT v{result.model_version} breached {', '.join(result.breaches)}")
+print(f"decision: {decision.decision} ({decision.reason})")
 
 {%- if cookiecutter.include_feature_store == "yes" and cookiecutter.include_serving == "yes" %}
 
@@ -60,4 +79,4 @@ for freshness in record_freshness(platform, catalog, schema):
 
 # COMMAND ----------
 
-platform.set_task_value("retrain", "true" if result.retrain else "false")
+platform.set_task_value("retrain", "true" if decision.retrain else "false")

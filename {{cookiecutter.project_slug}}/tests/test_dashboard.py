@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.names import (
     FEATURE_FRESHNESS_TABLE,
     INFERENCE_LOG_TABLE,
     MODEL_EVENTS_TABLE,
+    RETRAIN_DECISIONS_TABLE,
     VALIDATION_RESULTS_TABLE,
 )
 from {{ cookiecutter.package_name }}_local.deployed import deployed_names
@@ -39,6 +40,7 @@ TABLES = {
     FEATURE_FRESHNESS_TABLE,  # with the feature store and serving
     INFERENCE_LOG_TABLE,
     MODEL_EVENTS_TABLE,
+    RETRAIN_DECISIONS_TABLE,
     VALIDATION_RESULTS_TABLE,
 }
 

@@ -56,6 +56,7 @@ from {{ cookiecutter.package_name }}.names import (
     PICKUP_ZIP,
     PREDICTION,
     PREVIOUS_CHAMPION,
+    RETRAIN_DECISIONS_TABLE,
     TAG_APPROVAL,
     TAG_APPROVAL_BY,
     TAG_CHAMPION_SINCE,
@@ -372,6 +373,26 @@ if "monitoring_job" in JOBS:
         assert result.value("monitor", "retrain") == "false"
         assert result.tasks["retrain"].state == EXCLUDED
         assert story.facts["champion after rollback"] == story.alias(CHAMPION) == "1"
+
+    def test_every_monitoring_run_records_its_retraining_decision(story):
+        """One retrain_decisions row per run, in order: the breach retrained (its job run
+        holds the training run it started), the run after the rollback had too few rows."""
+        rows = (
+            story.platform.read_table(f"{story.prefix}.{RETRAIN_DECISIONS_TABLE}")
+            .orderBy("decided_at")
+            .toPandas()
+        )
+        assert rows["decision"].tolist() == ["retrain", "skipped: not enough rows"]
+        assert rows["breached"].iloc[0] and not rows["breached"].iloc[1]
+        assert rows["model_version"].tolist() == [
+            story.facts["champion after v1"],
+            story.facts["champion after rollback"],
+        ]
+        assert rows["job_run_id"].tolist() == [
+            story.runs["monitor"].run_id,
+            story.runs["monitor after rollback"].run_id,
+        ]
+        assert "decision: retrain (breached: " in story.output["monitor"]
 
 else:
 

@@ -33,6 +33,7 @@ INFERENCE_LOG_TABLE = "inference_log"
 TRAINING_BASELINE_TABLE = "training_baseline"
 DRIFT_METRICS_TABLE = "drift_metrics"
 MODEL_EVENTS_TABLE = "model_events"  # champion changes: promotions and rollbacks
+RETRAIN_DECISIONS_TABLE = "retrain_decisions"  # one row per monitoring run: retrain or why not
 FEATURE_FRESHNESS_TABLE = "feature_freshness"  # how far each online feature table lags
 # A feature table's copy in the online store: <catalog>.<schema>.<table><ONLINE_SUFFIX>
 ONLINE_SUFFIX = "_online"
