@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}_local.cleanup import cleanup_commands, serving_endpoint
+from {{ cookiecutter.package_name }}_local.cleanup import cleanup_commands, is_protected, serving_endpoint
 from {{ cookiecutter.package_name }}_local.cli import main
 from {{ cookiecutter.package_name }}_local.runner import load_bundle
 
@@ -118,3 +118,25 @@ def test_a_file_that_is_not_the_bundle_json_is_one_clear_error(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
     assert "bundle validate -t <target> -o json" in done.stderr
+
+
+def test_prod_data_and_model_are_protected_from_destroy_and_cleanup_says_so(capsys):
+    """Prod's schema, model (and volume, monitor) carry lifecycle.prevent_destroy, which makes
+    the CLI refuse a destroy; the cleanup of prod names them, other targets protect nothing."""
+    prod = load_bundle(ROOT, "prod")
+    protected = sorted(
+        f"{kind}.{key}" for kind, key, body in prod.iter_resources() if is_protected(body)
+    )
+    expected = {"schemas.project_schema", "registered_models.model"}
+    expected |= {f"volumes.{key}" for key in prod.resources.get("volumes") or {}}
+    expected |= {f"quality_monitors.{key}" for key in prod.resources.get("quality_monitors") or {}}
+    assert protected == sorted(expected)
+    assert main(["--project-dir", str(ROOT), "cleanup", "-t", "prod"]) == 0
+    printed = capsys.readouterr().out
+    assert "destroy stops before deleting anything while" in printed
+    assert printed.count("(lifecycle.prevent_destroy: destroy refuses to delete it)") == len(
+        expected
+    )
+    for target in ("dev", "test", "staging"):
+        bundle = load_bundle(ROOT, target)
+        assert not [key for _, key, body in bundle.iter_resources() if is_protected(body)]

@@ -53,6 +53,11 @@ def serving_endpoint(bundle: Bundle) -> str:
     return str(bundle.variables.get("serving_endpoint_name") or "")
 
 
+def is_protected(body: dict) -> bool:
+    """Whether a resource has ``lifecycle.prevent_destroy`` (the CLI refuses to delete it)."""
+    return bool((body.get("lifecycle") or {}).get("prevent_destroy"))
+
+
 def online_store(bundle: Bundle) -> str:
     """The online store this target publishes to ('' without one)."""
     if "feature_refresh_job" not in bundle.job_keys:
@@ -78,9 +83,19 @@ def print_cleanup(bundle: Bundle) -> int:
     for command in cleanup_commands(bundle):
         print(f"  {command}")
     print(f"\n`databricks bundle destroy -t {bundle.target}` removes:")
+    protected = []
     for kind, key, body in bundle.iter_resources():
         name = body.get("name") or body.get("display_name") or body.get("table_name") or key
+        if is_protected(body):
+            protected.append(f"{kind}.{key}")
+            name += " (lifecycle.prevent_destroy: destroy refuses to delete it)"
         print(f"  {DESTROYED_KINDS.get(kind, kind)} {name}")
+    if protected:
+        print(
+            f"In target {bundle.target} destroy stops before deleting anything while "
+            f"{', '.join(protected)} are protected: to delete them on purpose, remove their "
+            "`lifecycle.prevent_destroy` from the bundle first, then deploy and destroy."
+        )
     if serving_endpoint(bundle):
         print(
             "The serving endpoint is not a bundle resource (the deploy task creates it), so "
