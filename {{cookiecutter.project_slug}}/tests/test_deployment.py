@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.deployment.promote import (
     promote,
     rollback,
 )
+from {{ cookiecutter.package_name }}.model_card import CARD_ARTIFACT, DESCRIPTION_LIMIT, description_of
 from {{ cookiecutter.package_name }}.names import (
     TAG_APPROVAL,
     TAG_APPROVAL_BY,
@@ -160,6 +161,7 @@ def test_rollback_needs_a_reason_and_a_version_that_passed(registry):
 
 
 def test_champion_changes_are_appended_to_model_events(local_platform):
+    make_registry(local_platform.state, versions=2)  # the platform's own registry
     table = events_table(MODEL)
     assert table == "dev.taxi.model_events"
     assert record_alias_change(local_platform, MODEL, AliasChange("1", None), event=PROMOTED)
@@ -257,3 +259,13 @@ def test_require_approval_parameter(text, expected):
 def test_require_approval_parameter_rejects_anything_else():
     with pytest.raises(DeploymentError, match="require_approval must be 'true' or 'false'"):
         parse_require_approval("yes")
+
+
+def test_a_card_longer_than_the_description_limit_is_cut_and_points_to_the_artifact():
+    card = "# m v1\n" + "".join(f"| check_{i} | passed | detail |\n" for i in range(400))
+    assert len(card) > DESCRIPTION_LIMIT
+    cut = description_of(card, "run-7")
+    assert len(cut) <= DESCRIPTION_LIMIT
+    assert cut.endswith(f"(cut: the whole card is {CARD_ARTIFACT} of run run-7)\n")
+    assert card.startswith(cut.split("\n\n(cut")[0])  # whole lines only
+    assert description_of("# short\n", "run-7") == "# short\n"

@@ -42,6 +42,7 @@ import pytest
 from mlflow.entities import RunStatus
 
 from {{ cookiecutter.package_name }}.data.trips import load_trips, prepare_trips
+from {{ cookiecutter.package_name }}.model_card import description_of
 from {{ cookiecutter.package_name }}.names import (
     CHALLENGER,
     CHAMPION,
@@ -62,6 +63,7 @@ from {{ cookiecutter.package_name }}.names import (
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_REASON,
     TAG_TASK,
+    TAG_VALIDATION_RUN_ID,
     TAG_VALIDATION_STATUS,
     TRIP_FEATURES,
     VALIDATION_ABANDONED,
@@ -70,6 +72,8 @@ from {{ cookiecutter.package_name }}.names import (
 from {{ cookiecutter.package_name }}.platform.base import OnlineStoreSpec
 from {{ cookiecutter.package_name }}.registry import alias_version
 from {{ cookiecutter.package_name }}_local import sample
+from {{ cookiecutter.package_name }}_local.cards import read_card
+from {{ cookiecutter.package_name }}_local.cli import main
 from {{ cookiecutter.package_name }}_local.deployed import deployed_names
 from {{ cookiecutter.package_name }}_local.online_serving import OnlineModel
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, generate_sample
@@ -409,6 +413,44 @@ def test_rollback_restores_the_previous_champion_and_records_why(story):
     assert tags[TAG_ROLLBACK_REASON] == REASON and TAG_CHAMPION_SINCE in tags
 
 
+def test_every_judged_version_has_a_card_that_agrees_with_the_tables(story, capsys):
+    """The card of each version that validation judged (its artifact and its description):
+    every gate check of its validation run with the result and thresholds, the champion it
+    was compared with, each of its champion changes and decisions, its data."""
+    client = story.platform.mlflow_client()
+    checks = story.platform.read_table(f"{story.prefix}.{VALIDATION_RESULTS_TABLE}").toPandas()
+    events = story.platform.read_table(f"{story.prefix}.{MODEL_EVENTS_TABLE}").toPandas()
+    judged = sorted(set(checks["model_version"]), key=int)
+    assert len(judged) >= 4
+    for version in judged:
+        version_info = client.get_model_version(story.model_name, version)
+        card = read_card(story.platform.state, story.model_name, version)
+        assert card.startswith(f"# {story.model_name} v{version}\n")
+        assert version_info.description == description_of(card, version_info.run_id)
+        ours = checks[
+            (checks["model_version"] == version)
+            & (checks["run_id"] == version_info.tags[TAG_VALIDATION_RUN_ID])
+        ]
+        for _, check in ours.iterrows():
+            result = "passed" if check["passed"] else "FAILED"
+            detail = str(check["detail"]).replace("|", "\\|").replace("\n", " ")
+            assert f"| {check['check']} | {result} | {detail} |" in card, (version, check)
+        champion = ours["champion_version"].iloc[0]
+        compared = f"compared with champion v{champion}." if champion else "no champion"
+        assert compared in card
+        for _, event in events[events["model_version"] == version].iterrows():
+            assert f"| {event['event']} | {event['actor']} | {event['reason']} |" in card
+        if TAG_APPROVAL in version_info.tags:
+            decided = version_info.tags[TAG_APPROVAL], version_info.tags[TAG_APPROVAL_BY]
+            assert "| {} | {}".format(*decided) in card
+        params = client.get_run(version_info.run_id).data.params
+        assert f"{params['train_rows']} training, {params['heldout_rows']} held out" in card
+    restored = read_card(story.platform.state, story.model_name, "1")
+    assert "| rolled_back |" in restored and REASON in restored and "@champion" in restored
+    assert main(["--project-dir", str(story.root), "card", "1"]) == 0
+    assert capsys.readouterr().out == restored
+
+
 def test_every_champion_change_is_in_model_events(story):
     rows = (
         story.platform.read_table(f"{story.prefix}.{MODEL_EVENTS_TABLE}")
@@ -461,6 +503,10 @@ if DASHBOARD:
         assert 'class="error"' not in page and page.count("<svg") >= 5
         assert "mlflow ui --backend-store-uri sqlite:///" in page
         assert "Lakehouse Monitoring" in page and "Databricks-only" in page
+        assert "<h2>Model cards</h2>" in page
+        for label, card in built.cards:  # every judged version, linked to its card
+            assert f'<a href="{card.as_uri()}">{label}</a>' in page
+        assert len(built.cards) >= 4
 
     def test_the_scoring_volume_counts_every_logged_trip(story):
         """Every trip in inference_log, batch or streamed, is in the dashboard's scoring volume,

@@ -1,5 +1,5 @@
 """Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
-``approve``, ``reject``, ``serve``, ``demo``, ``report``, ``cleanup``.
+``approve``, ``reject``, ``card``, ``serve``, ``demo``, ``report``, ``cleanup``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         decision = with_target(sub.add_parser(verb, help=f"run approval_job: {what}"))
         decision.add_argument("version", help="the model version number")
         decision.add_argument("--reason", required=True, help="why (recorded on the version)")
+    card = with_target(sub.add_parser("card", help="print a model version's model card"))
+    card.add_argument("version", help="the model version number")
     serve = with_target(
         sub.add_parser("serve", help="serve @champion with MLflow's scoring server on loopback")
     )
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(root, args.target, variables, args.output)
         if args.command == "serve":
             return _serve(root, args, variables)
+        if args.command == "card":
+            return _card(root, args, variables)
         if args.command == "cleanup":
             from .cleanup import print_cleanup
 
@@ -176,6 +180,15 @@ def _approval_job(root: Path, target: str | None, variables: dict[str, str]) -> 
             "was generated with model_approval=no)"
         )
     return APPROVAL_JOB
+
+
+def _card(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:
+    from .cards import read_card
+    from .deployed import deployed_names
+
+    _, model_name = deployed_names(load_bundle(root, args.target, variables))
+    print(read_card(state_dir(root), model_name, args.version), end="")
+    return 0
 
 
 def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> int:

@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .cards import model_cards
 from .deployed import deployed_names
 from .runner.errors import RunnerError
 
@@ -109,6 +110,7 @@ class Report:
     panels: list[Panel]
     alerts: list[AlertResult]
     notes: list[str]
+    cards: list[tuple[str, Path]] = field(default_factory=list)
 
 
 # --- the dashboard file ------------------------------------------------------------------------
@@ -411,12 +413,14 @@ def build_report(bundle: Bundle, platform: LocalPlatform, prefix: str) -> Report
         *lakehouse_monitor_notes(bundle),
     ]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    _, model_name = deployed_names(bundle)
     return Report(
         title=f"{bundle.name}: model monitoring (local)",
         subtitle=f"target {bundle.target}, tables of {prefix}, generated {stamp}",
         panels=panels,
         alerts=alerts,
         notes=notes,
+        cards=model_cards(platform.state, model_name),
     )
 
 
@@ -460,6 +464,13 @@ def render_html(report: Report) -> str:
         for alert in report.alerts:
             css = "triggered" if alert.state == "TRIGGERED" else "ok"
             parts.append(f'<li class="{css}">{html.escape(alert.line())}</li>')
+        parts.append("</ul>")
+    if report.cards:
+        parts.append('<h2>Model cards</h2><ul class="cards">')
+        parts += [
+            f'<li><a href="{html.escape(path.as_uri())}">{html.escape(label)}</a></li>'
+            for label, path in report.cards
+        ]
         parts.append("</ul>")
     if report.notes:
         parts.append("<h2>Notes</h2><ul>")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from mlflow.exceptions import MlflowException
 
 from ..errors import ActionableError
+from ..model_card import write_card
 from ..names import (
     APPROVED,
     CHALLENGER,
@@ -128,5 +129,6 @@ def decide(
         client.set_model_version_tag(model_name, version, key, value)
     if verdict == REJECTED and challenger == version:
         client.delete_registered_model_alias(model_name, CHALLENGER)
+    write_card(platform, model_name, version)
     log.info("%s v%s %s by %s: %s", model_name, version, verdict, decided_by, reason)
     return Decision(version, verdict, decided_by.strip(), reason.strip())

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import types as T  # noqa: N812
 
+from ..model_card import write_card
 from ..names import (
     APPROVED,
     CHAMPION,
@@ -76,6 +77,9 @@ def record_alias_change(
     )
     frame = platform.spark.createDataFrame([row], EVENTS_SCHEMA)
     platform.write_table(frame, events_table(model_name), "append")
+    for version in (change.champion_version, change.replaced_version):
+        if version is not None:  # their cards list the change (and the aliases it moved)
+            write_card(platform, model_name, str(version))
     return True
 
 

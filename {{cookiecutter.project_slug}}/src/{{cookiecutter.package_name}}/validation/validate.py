@@ -17,6 +17,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
 from ..errors import ActionableError
+from ..model_card import write_card
 from ..names import (
     CHALLENGER,
     CHAMPION,
@@ -262,13 +263,14 @@ def validate_model(
     )
     client.set_model_version_tag(model_name, model_version, TAG_VALIDATION_RUN_ID, run_id)
     report = ValidationReport(str(model_version), baseline_version, passed, run_id, checks)
+    if passed:
+        client.set_registered_model_alias(model_name, CHALLENGER, str(model_version))
+    write_card(platform, model_name, str(model_version))
     if not passed and mode == ENFORCE:
         raise ModelValidationError(
             f"{model_name} version {model_version} failed validation (run {run_id}):\n"
             + summarize(checks)
         )
-    if passed:
-        client.set_registered_model_alias(model_name, CHALLENGER, str(model_version))
     log.info(
         "%s v%s: gate %s (%s mode)",
         model_name,
