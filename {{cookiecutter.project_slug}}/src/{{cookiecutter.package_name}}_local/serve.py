@@ -200,7 +200,12 @@ def serve(state: Path, prefix: str, model_name: str, port: int, online_store: st
             f"carries {', '.join(model.request_columns)}"
         )
         sys.stdout.flush()
-        server = make_server(model, HOST, port)
+        try:
+            server = make_server(model, HOST, port)
+        except OSError as exc:
+            raise ServeError(
+                f"cannot listen on {HOST}:{port} ({exc}): pass another --port"
+            ) from exc
         try:
             server.serve_forever()
         except KeyboardInterrupt:

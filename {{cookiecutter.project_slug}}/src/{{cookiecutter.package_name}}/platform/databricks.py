@@ -52,8 +52,9 @@ def _progress(progress: Any, field: str) -> Any:
     return progress.get(field) if value is None and isinstance(progress, dict) else value
 
 
-# Online store and synced (online) table states that end a wait with an error.
-STORE_WAITING = ("STARTING", "UPDATING", "STATE_UNSPECIFIED")
+# Online store states worth waiting through (any other but AVAILABLE is an error), and the
+# synced (online) table states that end a wait with an error.
+STORE_WAITING = ("STARTING", "UPDATING", "STATE_UNSPECIFIED", "")
 SYNC_FAILED = ("SYNCED_TABLE_OFFLINE_FAILED", "SYNCED_TABLE_ONLINE_PIPELINE_FAILED")
 
 
