@@ -57,6 +57,13 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
         "tests/test_dashboard.py",
         "tests/test_retrain_decisions.py",
     ),
+    "include_serving": (
+        "resources/canary-job.yml",
+        "notebooks/canary_check.py",
+        "src/{package}/deployment/canary.py",
+        "src/{package}_local/endpoint.py",
+        "tests/test_canary.py",
+    ),
     "include_streaming": (
         "resources/streaming-inference-job.yml",
         "notebooks/streaming_inference.py",

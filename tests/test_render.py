@@ -158,6 +158,13 @@ OPTION_FILES: dict[str, tuple[str, ...]] = {
         "tests/test_monitoring.py",
         "tests/test_retrain_decisions.py",
     ),
+    "include_serving": (
+        "resources/canary-job.yml",
+        "notebooks/canary_check.py",
+        "src/{package}/deployment/canary.py",
+        "src/{package}_local/endpoint.py",
+        "tests/test_canary.py",
+    ),
     "include_streaming": (
         "resources/streaming-inference-job.yml",
         "notebooks/streaming_inference.py",
@@ -201,7 +208,7 @@ CHOICE_FILES: dict[str, dict[str, tuple[str, ...]]] = {
 OPTION_REFERENCES: dict[str, tuple[str, ...]] = {
     "include_feature_store": ("feature-refresh-job", "feature_refresh", "refresh_features"),
     "include_monitoring": ("monitoring-job", "monitoring_job", "monitor.py", "retrain"),
-    "include_serving": ("serving_endpoint_name", "serving_query_group"),
+    "include_serving": ("serving_endpoint_name", "serving_query_group", "canary"),
     "include_streaming": (
         "streaming-inference",
         "streaming_inference",

@@ -11,17 +11,22 @@
 {%- if cookiecutter.include_serving == "yes" %}
 # MAGIC First points the serving endpoint at the new version (creating the endpoint on the first
 # MAGIC promotion) and waits until it is ready: if it does not become ready, the champion does not
-# MAGIC change.
+# MAGIC change. With a previous champion and `canary_percent` between 1 and 99, the new version
+# MAGIC takes only that share of the traffic (a canary) until canary_job judges it.
 {%- endif %}
 
 # COMMAND ----------
 
 from {{ cookiecutter.package_name }}.deployment.events import record_promotion
-{% if cookiecutter.model_approval == "yes" -%}
-from {{ cookiecutter.package_name }}.deployment.promote import parse_require_approval, promote
-{%- else -%}
-from {{ cookiecutter.package_name }}.deployment.promote import promote
+from {{ cookiecutter.package_name }}.deployment.promote import (
+{%- if cookiecutter.include_serving == "yes" %}
+    parse_canary_percent,
 {%- endif %}
+{%- if cookiecutter.model_approval == "yes" %}
+    parse_require_approval,
+{%- endif %}
+    promote,
+)
 {%- if cookiecutter.include_serving == "yes" and cookiecutter.include_feature_store == "yes" %}
 from {{ cookiecutter.package_name }}.features.online import model_online_tables
 {%- endif %}
@@ -46,6 +51,7 @@ serving = ServingSpec(
 {%- if cookiecutter.include_feature_store == "yes" %}
     online_tables=model_online_tables(model_name),
 {%- endif %}
+    canary_percent=parse_canary_percent(platform.get_param("canary_percent", "0")),
 )
 {%- endif %}
 
@@ -65,6 +71,13 @@ change = promote(
 record_promotion(platform, model_name, change)
 if change.promoted:
     print(f"champion: v{change.champion_version} (replaced: {change.replaced_version})")
+{%- if cookiecutter.include_serving == "yes" %}
+    if change.canary_of:
+        print(
+            f"canary: v{change.champion_version} takes {serving.canary_percent}% of the "
+            f"endpoint's traffic, v{change.canary_of} the rest, until canary_job judges it"
+        )
+{%- endif %}
 else:
     print(change.note)
 

@@ -30,12 +30,8 @@ from {{ cookiecutter.package_name }}.names import (
     table,
 )
 from {{ cookiecutter.package_name }}.platform.base import OnlineStoreSpec
-from {{ cookiecutter.package_name }}_local.online_serving import (
-    OnlineLookup,
-    OnlineModel,
-    RequestError,
-    request_frame,
-)
+from {{ cookiecutter.package_name }}_local.endpoint import request_frame
+from {{ cookiecutter.package_name }}_local.online_serving import OnlineLookup, OnlineModel, RequestError
 from {{ cookiecutter.package_name }}_local.runner import load_bundle
 
 CATALOG, SCHEMA = "dev", "s"

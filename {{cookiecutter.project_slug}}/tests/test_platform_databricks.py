@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 from datetime import UTC, datetime, timedelta
@@ -33,11 +34,13 @@ from databricks.sdk.service.database import (
 )
 from databricks.sdk.service.jobs import JobsAPI, Run
 from databricks.sdk.service.serving import (
+    Route,
     ServedEntityInput,
     ServingEndpointAccessControlRequest,
     ServingEndpointDetailed,
     ServingEndpointPermissionLevel,
     ServingEndpointsAPI,
+    TrafficConfig,
 )
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
@@ -334,8 +337,13 @@ def test_merge_into_a_missing_table_creates_it(platform, clients):
 
 SPEC = ServingSpec("fare-endpoint", "dev.s.m", "7", query_group="readers", inference_table="dev.s")
 ENTITY = ServedEntityInput(
-    entity_name="dev.s.m", entity_version="7", workload_size="Small", scale_to_zero_enabled=True
+    name="m-7",
+    entity_name="dev.s.m",
+    entity_version="7",
+    workload_size="Small",
+    scale_to_zero_enabled=True,
 )
+ALL_TRAFFIC = TrafficConfig(routes=[Route(served_entity_name="m-7", traffic_percentage=100)])
 
 
 def _waiter(endpoint=None, error=None):
@@ -357,7 +365,9 @@ def test_serving_endpoint_update_waits_and_grants_query(platform, clients):
     api.wait_get_serving_endpoint_not_updating.assert_called_once_with(
         "fare-endpoint", timeout=timedelta(minutes=30)
     )
-    api.update_config.assert_called_once_with("fare-endpoint", served_entities=[ENTITY])
+    api.update_config.assert_called_once_with(
+        "fare-endpoint", served_entities=[ENTITY], traffic_config=ALL_TRAFFIC
+    )
     api.update_config.return_value.result.assert_called_once_with(timeout=timedelta(minutes=30))
     api.create.assert_not_called()
     api.update_permissions.assert_called_once_with(
@@ -380,19 +390,38 @@ def test_serving_endpoint_is_created_with_an_inference_table(platform, clients):
     api.create.assert_called_once()
     kwargs = api.create.call_args.kwargs
     assert kwargs["config"].served_entities == [ENTITY]
+    assert kwargs["config"].traffic_config == ALL_TRAFFIC
     table = kwargs["ai_gateway"].inference_table_config
     assert (table.catalog_name, table.schema_name, table.enabled) == ("dev", "s", True)
     assert table.table_name_prefix == "fare_endpoint"
     api.update_config.assert_not_called()
 
 
+def test_a_canary_serves_two_versions_with_the_split_as_traffic_routes(platform, clients):
+    api = clients.workspace.serving_endpoints
+    api.get.return_value = ServingEndpointDetailed(name="fare-endpoint", id="e1")
+    api.update_config.return_value = _waiter(ServingEndpointDetailed(name="fare-endpoint", id="e1"))
+
+    platform.deploy_serving_endpoint(
+        dataclasses.replace(SPEC, model_version="6", canary_version="7", canary_percent=10)
+    )
+
+    kwargs = api.update_config.call_args.kwargs
+    served = [(e.name, e.entity_name, e.entity_version) for e in kwargs["served_entities"]]
+    assert served == [("m-6", "dev.s.m", "6"), ("m-7", "dev.s.m", "7")]
+    assert kwargs["traffic_config"] == TrafficConfig(
+        routes=[
+            Route(served_entity_name="m-6", traffic_percentage=90),
+            Route(served_entity_name="m-7", traffic_percentage=10),
+        ]
+    )
+
+
 def test_serving_endpoint_that_fails_to_update_is_a_clear_error(platform, clients):
     api = clients.workspace.serving_endpoints
     api.get.return_value = ServingEndpointDetailed(name="fare-endpoint", id="e1")
     api.update_config.return_value = _waiter(error=OperationFailed("UPDATE_FAILED"))
-    with pytest.raises(
-        ServingEndpointError, match=r"did not become ready with dev\.s\.m version 7"
-    ):
+    with pytest.raises(ServingEndpointError, match=r"did not become ready with dev\.s\.m v7 100%"):
         platform.deploy_serving_endpoint(SPEC)
     api.update_permissions.assert_not_called()
 

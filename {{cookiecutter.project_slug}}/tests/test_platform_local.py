@@ -338,5 +338,11 @@ def test_widgets_and_task_values_go_through_dbutils(spark, tmp_path, capsys):
     assert platform.get_task_value("train", "nope", default="d") == "d"
     platform.deploy_serving_endpoint(ServingSpec("endpoint", "dev.s.m", "4"))
     recorded = json.loads((tmp_path / "serving" / "endpoint.json").read_text())
+{%- if cookiecutter.include_serving == "yes" %}
+    served = [(e["entity_version"], e["traffic_percentage"]) for e in recorded["served_entities"]]
+    assert (recorded["model_name"], served) == ("dev.s.m", [("4", 100)])
+    assert "serving endpoint 'endpoint' -> dev.s.m v4 100%" in capsys.readouterr().out
+{%- else %}
     assert (recorded["model_name"], recorded["model_version"]) == ("dev.s.m", "4")
     assert "serving endpoint 'endpoint' -> dev.s.m v4" in capsys.readouterr().out
+{%- endif %}

@@ -81,3 +81,15 @@ TAG_APPROVAL_BY = "approval_by"
 TAG_APPROVAL_REASON = "approval_reason"
 TAG_APPROVAL_AT = "approval_at"
 TAG_APPROVAL_RUN_ID = "approval_run_id"
+
+# Canary rollout: model version tags of the version that takes a share of the endpoint's traffic
+TAG_CANARY = "canary"  # running, passed, rolled_back or superseded
+CANARY_RUNNING = "running"
+CANARY_PASSED = "passed"
+CANARY_ROLLED_BACK = "rolled_back"
+CANARY_SUPERSEDED = "superseded"  # a newer champion replaced it before its canary was judged
+TAG_CANARY_BASELINE = "canary_baseline"  # the proven version that keeps the rest of the traffic
+TAG_CANARY_STARTED_AT = "canary_started_at"
+TAG_CANARY_PERCENT = "canary_percent"
+# Which version a served entity id of the inference table served (Databricks system table)
+SERVED_ENTITIES_TABLE = "system.serving.served_entities"

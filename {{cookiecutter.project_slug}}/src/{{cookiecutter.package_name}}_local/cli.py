@@ -197,8 +197,13 @@ def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> i
 
     bundle = load_bundle(root, args.target, variables)
     prefix, model_name = deployed_names(bundle)
+{%- if cookiecutter.include_serving == "yes" %}
     store = str(bundle.variables.get("online_store_name") or "")
-    return serve(state_dir(root), prefix, model_name, args.port, store)
+    endpoint = str(bundle.variables.get("serving_endpoint_name") or "")
+    return serve(state_dir(root), prefix, model_name, args.port, store, endpoint)
+{%- else %}
+    return serve(state_dir(root), prefix, model_name, args.port)
+{%- endif %}
 
 
 def _exit_code(job_key: str, result: RunResult) -> int:

@@ -5,15 +5,13 @@ A request carries the lookup keys and the trip's own fields (``dataframe_split``
 ``dataframe_records``, as on Databricks); each lookup fills its features with the row of the
 published online table (the newest row per key), a feature sent in the request overrides the
 looked-up value, and a key without an online row leaves its features empty (null), as on
-Databricks. The answer is ``{"predictions": [...]}``.
+Databricks. The local endpoint (:mod:`.endpoint`) serves it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import mlflow
@@ -28,7 +26,7 @@ from .platform import FEATURE_LOOKUPS_KEY
 
 
 class RequestError(ValueError):
-    """A request the model cannot answer (the server's 400)."""
+    """A request the model cannot answer (the endpoint's 400)."""
 
 
 @dataclass(frozen=True)
@@ -123,52 +121,3 @@ class OnlineModel:
     def predict(self, request: pd.DataFrame) -> list[float]:
         predictions = self._predict(self.features(request))
         return [float(p) for p in np.asarray(predictions, dtype=float).reshape(-1)]
-
-
-def request_frame(body: Any) -> pd.DataFrame:
-    """The rows of a ``dataframe_split`` or ``dataframe_records`` request body."""
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object")
-    if "dataframe_split" in body:
-        split = body["dataframe_split"]
-        if not isinstance(split, dict) or "columns" not in split or "data" not in split:
-            raise RequestError("dataframe_split needs 'columns' and 'data'")
-        return pd.DataFrame(split["data"], columns=split["columns"])
-    if "dataframe_records" in body:
-        return pd.DataFrame(body["dataframe_records"])
-    raise RequestError("send the rows as dataframe_split or dataframe_records")
-
-
-def make_server(model: OnlineModel, host: str, port: int) -> ThreadingHTTPServer:
-    """``/ping`` and ``/invocations`` on ``host:port`` (the routes of MLflow's scoring server)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            if self.path in ("/ping", "/health"):
-                self._reply(200, {})
-            else:
-                self._reply(404, {"error_code": "NOT_FOUND", "message": self.path})
-
-        def do_POST(self) -> None:
-            if self.path != "/invocations":
-                self._reply(404, {"error_code": "NOT_FOUND", "message": self.path})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null")
-                self._reply(200, {"predictions": model.predict(request_frame(body))})
-            except (RequestError, json.JSONDecodeError) as exc:
-                self._reply(400, {"error_code": "BAD_REQUEST", "message": str(exc)})
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return  # quiet: the request log would drown the example that serve prints
-
-    return ThreadingHTTPServer((host, port), Handler)

@@ -359,6 +359,17 @@ class LocalPlatform(Platform):
         return current_user()
 
     def deploy_serving_endpoint(self, spec: ServingSpec) -> None:
+{%- if cookiecutter.include_serving == "yes" %}
+        """Record the endpoint's served entities and traffic split in
+        ``<state>/serving/<name>.json``, which ``serve`` serves (see :mod:`.endpoint`)."""
+        from .endpoint import record_endpoint  # it imports online_serving, which imports this
+
+        record = record_endpoint(self.state, spec)
+        print(
+            f"[local] serving endpoint {spec.endpoint_name!r} -> {spec.model_name} "
+            f"{record.describe()} (recorded in {record.path(self.state, spec.endpoint_name)})"
+        )
+{%- else %}
         """No endpoint locally: record what it would serve in ``<state>/serving/<name>.json``."""
         target = self.state / "serving" / f"{spec.endpoint_name}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -367,6 +378,7 @@ class LocalPlatform(Platform):
             f"[local] serving endpoint {spec.endpoint_name!r} -> {spec.model_name} "
             f"v{spec.model_version} (recorded in {target})"
         )
+{%- endif %}
 
 
 def _stored_model_uri(model_uri: str) -> str:

@@ -1,13 +1,21 @@
-"""``serve``: the champion behind a scoring server, on this machine.
+"""``serve``: the model behind a scoring server, on this machine, with the same
+``/invocations`` contract as a Databricks serving endpoint (``dataframe_split`` or
+``dataframe_records`` in, ``predictions`` out).
+{%- if cookiecutter.include_serving == "yes" %}
 
-The server is MLflow's own (``mlflow models serve``, the same ``/invocations`` contract as a
-Databricks serving endpoint: ``dataframe_split`` in, ``predictions`` out). A champion packaged
-with feature lookups whose feature tables are published to the bundle's online store is served
-instead by :mod:`.online_serving`, which looks the features up per request, so a request
-carries only the lookup keys and the trip's own fields, as on a Databricks endpoint. Before it
-starts, ``serve`` prints a request that works: a few real rows, the champion's own batch
-predictions of them from ``inference_log`` (or its held-out rows from ``training_baseline``
-before any scoring).
+Once the deploy task recorded the bundle's endpoint, ``serve`` serves that endpoint
+(:mod:`.endpoint`): the versions and traffic split it was given (a canary splits it), every
+request logged to its inference table. A version packaged with feature lookups whose feature
+tables are published to the bundle's online store looks its features up per request
+(:mod:`.online_serving`), so a request carries only the lookup keys and the trip's own fields.
+Before any deploy, ``@champion`` is served by MLflow's own scoring server.
+{%- else %}
+
+The server is MLflow's own (``mlflow models serve``) with ``@champion``.
+{%- endif %}
+Before it starts, ``serve`` prints a request that works: a few real rows, the champion's own
+batch predictions of them from ``inference_log`` (or its held-out rows from
+``training_baseline`` before any scoring).
 """
 
 from __future__ import annotations
@@ -36,7 +44,10 @@ from {{ cookiecutter.package_name }}.names import (
 from {{ cookiecutter.package_name }}.registry import alias_version
 
 from .delta_store import DeltaStore
-from .online_serving import OnlineModel, make_server
+{%- if cookiecutter.include_serving == "yes" %}
+from .endpoint import EndpointRecord, InferenceLog, Router, make_server
+{%- endif %}
+from .online_serving import OnlineModel
 from .online_store import LocalOnlineStore
 from .runner.errors import RunnerError
 
@@ -180,39 +191,98 @@ def online_example(state: Path, prefix: str, example: Example, model: OnlineMode
     }
     source = name if same.any() else f"{name} (features changed since they were scored)"
     return Example(example.model_version, source, body, chosen[PREDICTION].astype(float).tolist())
+{%- if cookiecutter.include_serving == "yes" %}
 
 
-def serve(state: Path, prefix: str, model_name: str, port: int, online_store: str = "") -> int:
-    """Print the example, then serve: with online lookups in this process, else by replacing
-    this process with MLflow's scoring server."""
+def endpoint_router(
+    state: Path, record: EndpointRecord, model_name: str, online_store: str
+) -> tuple[Router, InferenceLog]:
+    """A router over the endpoint's served versions, logging to its inference table."""
+    store = LocalOnlineStore.named(state, online_store) if online_store.strip() else None
+    entities = {}
+    for entity in record.served_entities:
+        uri = f"models:/{model_name}/{entity.entity_version}"
+        online = OnlineModel.load(uri, store) if store is not None else None
+        if online is not None:
+            predict = online.predict
+        else:
+            model = mlflow.pyfunc.load_model(uri)
+
+            def predict(frame, model=model) -> list[float]:
+                return [float(p) for p in np.asarray(model.predict(frame), dtype=float).ravel()]
+
+        entities[entity.entity_version] = (entity, predict)
+    log = InferenceLog(state, record.inference_table)
+    return Router(entities, log), log
+
+
+def endpoint_example(
+    state: Path, prefix: str, model_name: str, store: str
+) -> tuple[Example, OnlineModel | None]:
+    """A request for the endpoint: key-only when the champion looks its features up online."""
     example = example_request(state, prefix, model_name)
-    model = (
-        OnlineModel.load(champion_uri(model_name), LocalOnlineStore.named(state, online_store))
-        if online_store.strip()
-        else None
+    online = None
+    if store.strip():
+        online = OnlineModel.load(champion_uri(model_name), LocalOnlineStore.named(state, store))
+    if online is not None:
+        example = online_example(state, prefix, example, online)
+    return example, online
+
+
+def serve_endpoint(
+    state: Path, prefix: str, model_name: str, port: int, record: EndpointRecord, store: str
+) -> int:
+    """Serve the endpoint as the deploy task left it: its versions, split, inference table."""
+    example, online = endpoint_example(state, prefix, model_name, store)
+    router, log = endpoint_router(state, record, model_name, store)
+    print(describe(example, model_name, port, ""))
+    print(
+        f"endpoint {record.name}: {record.describe()}; every request is logged to "
+        f"{record.inference_table or 'no inference table'}"
     )
-    if model is not None:
-        example = online_example(state, prefix, example, model)
-        print(describe(example, model_name, port, ""))
+    if online is not None:
         print(
-            f"features: looked up in the online store {online_store} "
-            f"({', '.join(lookup.online_table for lookup in model.lookups)}); the request "
-            f"carries {', '.join(model.request_columns)}"
+            f"features: looked up in the online store {store} "
+            f"({', '.join(lookup.online_table for lookup in online.lookups)}); the request "
+            f"carries {', '.join(online.request_columns)}"
         )
-        sys.stdout.flush()
-        try:
-            server = make_server(model, HOST, port)
-        except OSError as exc:
-            raise ServeError(
-                f"cannot listen on {HOST}:{port} ({exc}): pass another --port"
-            ) from exc
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-        return 0
+    sys.stdout.flush()
+    try:
+        server = make_server(router, HOST, port)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {HOST}:{port} ({exc}): pass another --port") from exc
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        log.flush()
+    return 0
+
+
+def serve(
+    state: Path, prefix: str, model_name: str, port: int, online_store: str, endpoint: str
+) -> int:
+    """Serve the endpoint the deploy task recorded, in this process; before any deploy (or
+    without an endpoint in this target), the champion through MLflow's scoring server."""
+    record = EndpointRecord.load(state, endpoint) if endpoint.strip() else None
+    if record is not None:
+        return serve_endpoint(state, prefix, model_name, port, record, online_store)
+    return serve_champion(state, prefix, model_name, port)
+{%- else %}
+
+
+def serve(state: Path, prefix: str, model_name: str, port: int) -> int:
+    """Serve the champion through MLflow's scoring server."""
+    return serve_champion(state, prefix, model_name, port)
+{%- endif %}
+
+
+def serve_champion(state: Path, prefix: str, model_name: str, port: int) -> int:
+    """Print the example, then replace this process with MLflow's scoring server of
+    ``@champion``."""
+    example = example_request(state, prefix, model_name)
     uri = f"sqlite:///{state / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     tags = client.get_model_version(model_name, example.model_version).tags

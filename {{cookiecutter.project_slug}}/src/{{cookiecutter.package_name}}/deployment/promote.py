@@ -6,10 +6,14 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ..errors import ActionableError
 from ..names import (
     APPROVED,
+    CANARY_ROLLED_BACK,
+    CANARY_RUNNING,
+    CANARY_SUPERSEDED,
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION,
@@ -17,6 +21,10 @@ from ..names import (
     TAG_APPROVAL,
     TAG_APPROVAL_BY,
     TAG_APPROVAL_REASON,
+    TAG_CANARY,
+    TAG_CANARY_BASELINE,
+    TAG_CANARY_PERCENT,
+    TAG_CANARY_STARTED_AT,
     TAG_CHAMPION_SINCE,
     TAG_ROLLBACK_BY,
     TAG_ROLLBACK_REASON,
@@ -25,6 +33,9 @@ from ..names import (
     VALIDATION_PASSED,
 )
 from ..platform.base import Platform, ServingSpec
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 from ..registry import alias_version, version_tags
 
 log = logging.getLogger(__name__)
@@ -41,7 +52,8 @@ class AliasChange:
     ``changed`` is false when no alias moved: the version already was the champion, or it waits.
     ``promoted`` is false when the version waits as ``@challenger`` for a person's approval:
     then ``champion_version`` is the unchanged champion (``None`` before the first one) and
-    ``note`` says what to do.
+    ``note`` says what to do. ``canary_of`` is the proven version that keeps most of the
+    endpoint's traffic while the new champion's canary runs (``None``: it took all at once).
     """
 
     champion_version: str | None
@@ -49,6 +61,7 @@ class AliasChange:
     changed: bool = True
     promoted: bool = True
     note: str = ""
+    canary_of: str | None = None
 
 
 def parse_require_approval(value: str) -> bool:
@@ -59,15 +72,36 @@ def parse_require_approval(value: str) -> bool:
     return text == "true"
 
 
+def parse_canary_percent(value: str) -> int:
+    """The ``canary_percent`` parameter: a whole number from 0 to 100 (0 or 100: no canary, the
+    new champion takes all of the traffic at once)."""
+    text = str(value).strip()
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise DeploymentError(f"canary_percent must be a whole number from 0 to 100, got {value!r}")
+    return int(text)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _serve(platform: Platform, serving: ServingSpec | None, model_name: str, version: str) -> None:
-    """Point the endpoint at ``version``; an empty endpoint name means none in this target."""
+def _has_endpoint(serving: ServingSpec | None) -> bool:
+    return serving is not None and bool(serving.endpoint_name.strip())
+
+
+def serve_version(
+    platform: Platform,
+    serving: ServingSpec | None,
+    model_name: str,
+    version: str,
+    *,
+    baseline: str | None = None,
+) -> None:
+    """Point the endpoint at ``version``: all of its traffic, or, with a ``baseline``, the
+    canary share (the baseline keeps the rest). An empty endpoint name means none here."""
     if serving is None:
         return
-    if not serving.endpoint_name.strip():
+    if not _has_endpoint(serving):
         log.warning(
             "serving endpoint skipped: serving_endpoint_name is empty in this target, so "
             "%s v%s is not served (set the variable to serve it)",
@@ -82,9 +116,26 @@ def _serve(platform: Platform, serving: ServingSpec | None, model_name: str, ver
             f"({', '.join(missing)} never published); run feature_refresh_job, whose "
             "publish_features task publishes them, then deploy again (the champion did not move)"
         )
-    platform.deploy_serving_endpoint(
-        dataclasses.replace(serving, model_name=model_name, model_version=version)
-    )
+    if baseline is None:
+        spec = dataclasses.replace(
+            serving, model_name=model_name, model_version=version, canary_version=""
+        )
+    else:
+        spec = dataclasses.replace(
+            serving, model_name=model_name, model_version=baseline, canary_version=version
+        )
+    platform.deploy_serving_endpoint(spec)
+
+
+def canary_baseline(client: MlflowClient, model_name: str, champion: str | None) -> str | None:
+    """The proven version a new champion's canary is compared with: the champion, or, while
+    the champion's own canary still runs, that canary's baseline (never judged: not proven)."""
+    if champion is None:
+        return None
+    tags = version_tags(client, model_name, champion)
+    if tags.get(TAG_CANARY) == CANARY_RUNNING:
+        return tags.get(TAG_CANARY_BASELINE) or None
+    return champion
 
 
 def _require_passed(platform: Platform, model_name: str, version: str, action: str) -> None:
@@ -142,7 +193,10 @@ def promote(
         log.info("%s v%s is already the champion", model_name, target)
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
-        _serve(platform, serving, model_name, target)
+        baseline = canary_baseline(client, model_name, target)  # a running canary keeps its split
+        serve_version(
+            platform, serving, model_name, target, baseline=None if baseline == target else baseline
+        )
         return AliasChange(target, None, changed=False)
     if target != challenger:
         raise DeploymentError(
@@ -152,15 +206,39 @@ def promote(
     _require_passed(platform, model_name, target, "promote")
     if require_approval and version_tags(client, model_name, target).get(TAG_APPROVAL) != APPROVED:
         return _awaiting_approval(model_name, target, champion)
+    baseline = canary_baseline(client, model_name, champion)
+    canary = _has_endpoint(serving) and 0 < serving.canary_percent < 100 and baseline is not None
     # Serve first: if the endpoint does not become ready, the champion alias stays where it was.
-    _serve(platform, serving, model_name, target)
-    if champion is not None:
-        client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, champion)
-    client.set_model_version_tag(model_name, target, TAG_CHAMPION_SINCE, _now())
+    serve_version(platform, serving, model_name, target, baseline=baseline if canary else None)
+    if baseline is not None:
+        client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, baseline)
+    if champion is not None and baseline != champion:  # its canary ends unjudged
+        client.set_model_version_tag(model_name, champion, TAG_CANARY, CANARY_SUPERSEDED)
+    now = _now()
+    if canary:
+        for key, value in {
+            TAG_CANARY: CANARY_RUNNING,
+            TAG_CANARY_BASELINE: str(baseline),
+            TAG_CANARY_STARTED_AT: now,
+            TAG_CANARY_PERCENT: str(serving.canary_percent),
+        }.items():
+            client.set_model_version_tag(model_name, target, key, value)
+    client.set_model_version_tag(model_name, target, TAG_CHAMPION_SINCE, now)
     client.set_registered_model_alias(model_name, CHAMPION, target)
     client.delete_registered_model_alias(model_name, CHALLENGER)
-    log.info("%s: champion %s -> %s", model_name, champion, target)
-    return AliasChange(target, champion)
+    if canary:
+        log.info(
+            "%s: champion %s -> %s, canary: %s%% of the endpoint's traffic (v%s keeps the rest) "
+            "until canary_job judges it",
+            model_name,
+            champion,
+            target,
+            serving.canary_percent,
+            baseline,
+        )
+    else:
+        log.info("%s: champion %s -> %s", model_name, champion, target)
+    return AliasChange(target, champion, canary_of=baseline if canary else None)
 
 
 def rollback(
@@ -186,7 +264,7 @@ def rollback(
         raise DeploymentError(f"{model_name} has no @{PREVIOUS_CHAMPION} to roll back to")
     _require_passed(platform, model_name, previous, "roll back to")
     champion = alias_version(client, model_name, CHAMPION)
-    _serve(platform, serving, model_name, previous)
+    serve_version(platform, serving, model_name, previous)
     for key, value in {
         TAG_ROLLBACK_REASON: reason.strip(),
         TAG_ROLLBACK_BY: requested_by.strip() or "unknown",
@@ -197,5 +275,7 @@ def rollback(
     client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
     if champion is not None and champion != previous:
         client.set_model_version_tag(model_name, champion, TAG_ROLLED_BACK, "true")
+        if version_tags(client, model_name, champion).get(TAG_CANARY) == CANARY_RUNNING:
+            client.set_model_version_tag(model_name, champion, TAG_CANARY, CANARY_ROLLED_BACK)
     log.info("%s: rolled back champion %s -> %s (%s)", model_name, champion, previous, reason)
     return AliasChange(previous, champion)

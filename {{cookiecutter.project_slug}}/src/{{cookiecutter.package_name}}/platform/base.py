@@ -52,6 +52,9 @@ class ServingSpec:
     The deploy task owns the endpoint (it creates it on the first promotion): a later
     ``bundle deploy`` never reverts what it serves. ``inference_table`` is ``catalog.schema``
     for the AI Gateway inference table that logs requests and responses.
+
+    With a ``canary_version`` the endpoint serves two entities: ``model_version`` takes
+    ``100 - canary_percent`` percent of the requests and ``canary_version`` the rest.
     """
 
     endpoint_name: str
@@ -62,6 +65,30 @@ class ServingSpec:
     timeout_minutes: int = 30
     # Online tables the model looks its features up in: each must be published first.
     online_tables: tuple[str, ...] = ()
+    canary_version: str = ""
+    canary_percent: int = 0
+
+    def routes(self) -> list[tuple[str, int]]:
+        """Each served version with its share of the traffic in percent (summing to 100)."""
+        if not self.canary_version or self.canary_version == self.model_version:
+            return [(str(self.model_version), 100)]
+        if not 0 < self.canary_percent < 100:
+            raise ValueError(f"canary_percent must be between 1 and 99, got {self.canary_percent}")
+        return [
+            (str(self.model_version), 100 - self.canary_percent),
+            (str(self.canary_version), self.canary_percent),
+        ]
+
+    def entity_name(self, version: str) -> str:
+        """The served entity of ``version``: ``<model>-<version>``, as Databricks names it."""
+        return f"{self.model_name.split('.')[-1]}-{version}"[-63:]
+
+    @property
+    def payload_table(self) -> str:
+        """The AI Gateway inference table: ``<catalog>.<schema>.<endpoint>_payload``."""
+        if not self.inference_table:
+            raise ValueError(f"endpoint {self.endpoint_name} has no inference table schema")
+        return f"{self.inference_table}.{self.endpoint_name.replace('-', '_')}_payload"
 
 
 @dataclass(frozen=True)

@@ -468,19 +468,33 @@ class DatabricksPlatform(Platform):
             AiGatewayInferenceTableConfig,
             EndpointCoreConfigInput,
             EndpointTag,
+            Route,
             ServedEntityInput,
             ServingEndpointAccessControlRequest,
             ServingEndpointPermissionLevel,
+            TrafficConfig,
         )
 
         api = self.workspace.serving_endpoints
         timeout = timedelta(minutes=spec.timeout_minutes)
-        entity = ServedEntityInput(
-            entity_name=spec.model_name,
-            entity_version=str(spec.model_version),
-            workload_size="Small",
-            scale_to_zero_enabled=True,
+        routes = spec.routes()
+        entities = [
+            ServedEntityInput(
+                name=spec.entity_name(version),
+                entity_name=spec.model_name,
+                entity_version=version,
+                workload_size="Small",
+                scale_to_zero_enabled=True,
+            )
+            for version, _ in routes
+        ]
+        traffic = TrafficConfig(
+            routes=[
+                Route(served_entity_name=spec.entity_name(version), traffic_percentage=share)
+                for version, share in routes
+            ]
         )
+        serves = ", ".join(f"v{version} {share}%" for version, share in routes)
         try:
             api.get(spec.endpoint_name)
             exists = True
@@ -490,9 +504,9 @@ class DatabricksPlatform(Platform):
             if exists:
                 # A previous update still in progress would make update_config fail.
                 api.wait_get_serving_endpoint_not_updating(spec.endpoint_name, timeout=timeout)
-                endpoint = api.update_config(spec.endpoint_name, served_entities=[entity]).result(
-                    timeout=timeout
-                )
+                endpoint = api.update_config(
+                    spec.endpoint_name, served_entities=entities, traffic_config=traffic
+                ).result(timeout=timeout)
             else:
                 gateway = None
                 if spec.inference_table:
@@ -508,7 +522,7 @@ class DatabricksPlatform(Platform):
                 endpoint = api.create(
                     spec.endpoint_name,
                     config=EndpointCoreConfigInput(
-                        name=spec.endpoint_name, served_entities=[entity]
+                        name=spec.endpoint_name, served_entities=entities, traffic_config=traffic
                     ),
                     ai_gateway=gateway,
                     tags=[EndpointTag(key="model", value=spec.model_name)],
@@ -516,9 +530,9 @@ class DatabricksPlatform(Platform):
         except (OperationFailed, TimeoutError) as exc:
             raise ServingEndpointError(
                 f"serving endpoint {spec.endpoint_name} did not become ready with "
-                f"{spec.model_name} version {spec.model_version} within "
-                f"{spec.timeout_minutes} minutes ({type(exc).__name__}: {exc}); the champion "
-                "alias did not move: see the endpoint's events and build logs under Serving"
+                f"{spec.model_name} {serves} within {spec.timeout_minutes} minutes "
+                f"({type(exc).__name__}: {exc}); the champion alias did not move: see the "
+                "endpoint's events and build logs under Serving"
             ) from exc
         if spec.query_group and endpoint.id:
             api.update_permissions(
@@ -530,9 +544,4 @@ class DatabricksPlatform(Platform):
                     )
                 ],
             )
-        log.info(
-            "serving endpoint %s serves %s version %s",
-            spec.endpoint_name,
-            spec.model_name,
-            spec.model_version,
-        )
+        log.info("serving endpoint %s serves %s %s", spec.endpoint_name, spec.model_name, serves)
