@@ -37,6 +37,7 @@ OPTION_RESOURCES: dict[str, dict[str, dict[str, list[str]]]] = {
         "jobs": {"streaming_inference_job": ["score_stream"]},
         "volumes": {"checkpoints": []},
     },
+    "include_serving": {"jobs": {"canary_job": ["canary_check"]}},
     "model_approval": {"jobs": {"approval_job": ["decide", "check_approved", "deploy"]}},
 }
 # Resources that only some targets define (target -> kind -> keys), per option.

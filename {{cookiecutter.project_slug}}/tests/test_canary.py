@@ -65,6 +65,7 @@ from {{ cookiecutter.package_name }}_local.runner import JobRunner, load_bundle
 from {{ cookiecutter.package_name }}_local.serve import endpoint_example, endpoint_router
 
 from .registry import MODEL, RegistryPlatform, aliases, make_registry, tags
+from .test_end_to_end import WEAK
 
 POLICY = CanaryPolicy(soak_minutes=0, min_requests=20)
 SERVING = ServingSpec("fare-endpoint", "", "", inference_table="dev.taxi", canary_percent=10)
@@ -297,7 +298,12 @@ def loop(spark, project_root: Path, tmp_path_factory) -> Loop:
         window = {"start_date": "2016-01-01", "end_date": "2016-02-14"}
         if "feature_refresh_job" in bundle.job_keys:
             told.run("feature_refresh_job")
-        told.run("training_job", window, hyperparameters=json.dumps({"max_iter": 20}))
+{%- if cookiecutter.model_approval == "yes" %}
+        # A first model that passes the gate, promoted without waiting for a person's approval.
+        told.run("training_job", window, require_approval="false", **WEAK)
+{%- else %}
+        told.run("training_job", window, **WEAK)  # a first model that passes the gate
+{%- endif %}
         if told.store:  # key-only example requests are built from scored trips
             told.run("batch_inference_job", {"start_date": "2016-02-15", "end_date": "2016-02-29"})
         example, _ = endpoint_example(state, prefix, model_name, told.store)

@@ -1,5 +1,5 @@
-"""Key-only requests, locally: the champion behind a small scoring server that looks its features
-up in the local online store, as a Databricks endpoint looks them up in its online store.
+"""Key-only requests, locally: a model version that looks its features up per request in the
+local online store, as a Databricks endpoint looks them up in its online store.
 
 A request carries the lookup keys and the trip's own fields (``dataframe_split`` or
 ``dataframe_records``, as on Databricks); each lookup fills its features with the row of the

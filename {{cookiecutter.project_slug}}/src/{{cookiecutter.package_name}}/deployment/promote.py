@@ -33,10 +33,10 @@ from ..names import (
     VALIDATION_PASSED,
 )
 from ..platform.base import Platform, ServingSpec
+from ..registry import alias_version, version_tags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-from ..registry import alias_version, version_tags
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,11 @@ def promote(
     rejected one. With ``require_approval`` the version must also carry ``approval=approved``
     (set by approval_job); until then nothing moves and the result says it waits
     (``promoted=False``). Promoting the current champion again is a no-op (the endpoint is still
-    pointed at it).
+    pointed at it, with its canary split while one runs).
+
+    With an endpoint whose ``canary_percent`` is between 1 and 99 and a proven version to compare
+    with, the new champion takes only that share of the traffic and is tagged ``canary=running``
+    until canary_job judges it (:mod:`.canary`); the aliases move at once.
     """
     client = platform.mlflow_client()
     challenger = alias_version(client, model_name, CHALLENGER)
