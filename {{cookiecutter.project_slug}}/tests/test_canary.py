@@ -106,6 +106,8 @@ def test_canary_parameters_are_checked():
         CanaryPolicy.parse("60", "many", "0.01", "0.5")
     with pytest.raises(CanaryError, match="canary_max_latency_increase"):
         CanaryPolicy.parse("60", "100", "0.01", "-1")
+    with pytest.raises(CanaryError, match="canary_max_error_rate_increase"):
+        CanaryPolicy.parse("60", "100", "nan", "0.5")  # a canary that could never lose
     assert parse_canary_percent(" 10 ") == 10
     with pytest.raises(DeploymentError, match="canary_percent must be a whole number"):
         parse_canary_percent("10%")
@@ -153,7 +155,7 @@ def test_a_newer_champion_during_a_canary_is_compared_with_the_proven_version(re
 def test_deploying_a_running_canary_again_keeps_its_split(registry):
     registry.client.set_registered_model_alias(MODEL, CHALLENGER, "2")
     promote(registry, MODEL, "2", SERVING)
-    change = promote(registry, MODEL, "2", SERVING)
+    change = promote(registry, MODEL, "2", dataclasses.replace(SERVING, canary_percent=0))
     assert not change.changed and routes(registry) == [("1", 90), ("2", 10)]
 
 
@@ -329,8 +331,8 @@ def test_the_first_deploy_takes_all_of_the_traffic_and_no_canary_runs(loop):
 
 def test_a_canary_that_fails_requests_is_rolled_back(loop):
     baseline, canary = start_canary(loop, FaultyModel(fail=True))
-    decision, printed = loop.check()  # no request yet
-    assert decision == "wait" and f"v{canary} has 0 of 20 requests" in printed
+    decision, printed = loop.check()  # no request logged yet
+    assert decision == "wait" and "no request logged" in printed
 
     statuses = loop.traffic(250)
 

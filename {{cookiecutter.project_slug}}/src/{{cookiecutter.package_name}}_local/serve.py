@@ -48,7 +48,9 @@ from .delta_store import DeltaStore
 from .endpoint import EndpointRecord, InferenceLog, Router, make_server
 {%- endif %}
 from .online_serving import OnlineModel
+{%- if cookiecutter.include_serving == "yes" %}
 from .online_store import LocalOnlineStore
+{%- endif %}
 from .runner.errors import RunnerError
 
 EXAMPLE_ROWS = 3

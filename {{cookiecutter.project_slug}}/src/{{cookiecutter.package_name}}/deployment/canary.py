@@ -12,6 +12,7 @@ trips after; batch scoring follows ``@champion`` throughout.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -67,7 +68,7 @@ class CanaryPolicy:
                 parsed = kind(str(value).strip())
             except ValueError:
                 parsed = -1
-            if parsed < 0:
+            if not math.isfinite(parsed) or parsed < 0:
                 raise CanaryError(f"{name} must be a non-negative {kind.__name__}, got {value!r}")
             return parsed
 
@@ -227,8 +228,18 @@ def check_canary(
         left = max(round((ends - now).total_seconds() / 60), 1)
         return CanaryOutcome(
             "soaking",
-            f"canary v{champion} soaks until {ends:%Y-%m-%d %H:%M} UTC ({left} min left; "
+            f"canary v{champion} soaks until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+            f"({left} min left; "
             f"v{baseline} keeps the rest of the traffic)",
+            champion,
+            baseline,
+        )
+    if not platform.table_exists(serving.payload_table):
+        return CanaryOutcome(
+            "wait",
+            f"canary v{champion} waits for traffic: no request logged in "
+            f"{serving.payload_table} yet (an endpoint created without AI Gateway inference "
+            "tables never logs any: enable them on the endpoint)",
             champion,
             baseline,
         )
@@ -241,6 +252,10 @@ def check_canary(
             champion,
             baseline,
             health,
+        )
+    if alias_version(client, model_name, CHAMPION) != champion:  # a deploy while we judged
+        return CanaryOutcome(
+            "none", f"v{champion} stopped being the champion during the check: nothing done"
         )
     summary = "; ".join(verdict.reasons)
     if verdict.decision == "promote":

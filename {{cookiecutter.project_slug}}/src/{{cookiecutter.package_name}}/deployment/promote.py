@@ -127,15 +127,22 @@ def serve_version(
     platform.deploy_serving_endpoint(spec)
 
 
+def _running_canary(client: MlflowClient, model_name: str, version: str) -> tuple[str, int] | None:
+    """The baseline and share of ``version``'s running canary (``None``: it runs none)."""
+    tags = version_tags(client, model_name, version)
+    if tags.get(TAG_CANARY) != CANARY_RUNNING or not tags.get(TAG_CANARY_BASELINE):
+        return None
+    percent = str(tags.get(TAG_CANARY_PERCENT, ""))
+    return tags[TAG_CANARY_BASELINE], int(percent) if percent.isdigit() else 10
+
+
 def canary_baseline(client: MlflowClient, model_name: str, champion: str | None) -> str | None:
     """The proven version a new champion's canary is compared with: the champion, or, while
     the champion's own canary still runs, that canary's baseline (never judged: not proven)."""
     if champion is None:
         return None
-    tags = version_tags(client, model_name, champion)
-    if tags.get(TAG_CANARY) == CANARY_RUNNING:
-        return tags.get(TAG_CANARY_BASELINE) or None
-    return champion
+    running = _running_canary(client, model_name, champion)
+    return champion if running is None else running[0]
 
 
 def _require_passed(platform: Platform, model_name: str, version: str, action: str) -> None:
@@ -197,10 +204,13 @@ def promote(
         log.info("%s v%s is already the champion", model_name, target)
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
-        baseline = canary_baseline(client, model_name, target)  # a running canary keeps its split
-        serve_version(
-            platform, serving, model_name, target, baseline=None if baseline == target else baseline
-        )
+        running = _running_canary(client, model_name, target)
+        if running is not None and serving is not None:  # a running canary keeps its split
+            baseline, percent = running
+            serving = dataclasses.replace(serving, canary_percent=percent)
+            serve_version(platform, serving, model_name, target, baseline=baseline)
+        else:
+            serve_version(platform, serving, model_name, target)
         return AliasChange(target, None, changed=False)
     if target != challenger:
         raise DeploymentError(
