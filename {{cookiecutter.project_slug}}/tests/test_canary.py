@@ -265,8 +265,9 @@ class Loop:
             log.flush()
         return statuses
 
-    def check(self, **variables: str) -> str:
-        """canary_job, judging at once on 20 requests a version unless told otherwise."""
+    def check(self, **variables: str) -> tuple[str, str]:
+        """canary_job, judging at once on 20 requests a version unless told otherwise: its
+        decision and what it printed."""
         settings = {"canary_soak_minutes": "0", "canary_min_requests": "20", **variables}
         result, printed = self.run("canary_job", **settings)
         return str(result.value("canary_check", "decision")), printed

@@ -21,18 +21,16 @@ from pyspark.sql import functions as F  # noqa: N812
 from ..errors import ActionableError
 from ..names import (
     CANARY_PASSED,
-    CANARY_RUNNING,
     CHAMPION,
     PREVIOUS_CHAMPION,
     SERVED_ENTITIES_TABLE,
     TAG_CANARY,
-    TAG_CANARY_BASELINE,
     TAG_CANARY_STARTED_AT,
 )
 from ..platform.base import Platform, ServingSpec
 from ..registry import alias_version, version_tags
 from .events import record_alias_change
-from .promote import AliasChange, rollback, serve_version
+from .promote import AliasChange, rollback, running_canary, serve_version
 
 log = logging.getLogger(__name__)
 
@@ -214,13 +212,14 @@ def check_canary(
         return CanaryOutcome("none", "no serving endpoint in this target: nothing to check")
     client = platform.mlflow_client()
     champion = alias_version(client, model_name, CHAMPION)
-    tags = version_tags(client, model_name, champion) if champion else {}
-    if champion is None or tags.get(TAG_CANARY) != CANARY_RUNNING:
+    running = running_canary(client, model_name, champion) if champion else None
+    if champion is None or running is None:
         current = f"v{champion} serves all of it" if champion else "no champion yet"
         return CanaryOutcome(
             "none", f"no canary in progress on {serving.endpoint_name} ({current})"
         )
-    baseline = tags.get(TAG_CANARY_BASELINE, "")
+    baseline, _ = running
+    tags = version_tags(client, model_name, champion)
     started = _started(tags.get(TAG_CANARY_STARTED_AT), champion)
     now = now or datetime.now(UTC)
     ends = started + timedelta(minutes=policy.soak_minutes)

@@ -127,7 +127,7 @@ def serve_version(
     platform.deploy_serving_endpoint(spec)
 
 
-def _running_canary(client: MlflowClient, model_name: str, version: str) -> tuple[str, int] | None:
+def running_canary(client: MlflowClient, model_name: str, version: str) -> tuple[str, int] | None:
     """The baseline and share of ``version``'s running canary (``None``: it runs none)."""
     tags = version_tags(client, model_name, version)
     if tags.get(TAG_CANARY) != CANARY_RUNNING or not tags.get(TAG_CANARY_BASELINE):
@@ -141,7 +141,7 @@ def canary_baseline(client: MlflowClient, model_name: str, champion: str | None)
     the champion's own canary still runs, that canary's baseline (never judged: not proven)."""
     if champion is None:
         return None
-    running = _running_canary(client, model_name, champion)
+    running = running_canary(client, model_name, champion)
     return champion if running is None else running[0]
 
 
@@ -204,7 +204,7 @@ def promote(
         log.info("%s v%s is already the champion", model_name, target)
         if challenger == target:
             client.delete_registered_model_alias(model_name, CHALLENGER)
-        running = _running_canary(client, model_name, target)
+        running = running_canary(client, model_name, target)
         if running is not None and serving is not None:  # a running canary keeps its split
             baseline, percent = running
             serving = dataclasses.replace(serving, canary_percent=percent)
