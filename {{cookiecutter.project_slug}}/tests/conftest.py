@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -50,3 +51,15 @@ def local_platform(spark, tmp_path: Path) -> Iterator:
 def _restore_local_state_env(monkeypatch):
     """The CLI exports LOCAL_STATE_DIR for its notebooks: undo that after each test."""
     monkeypatch.setenv("LOCAL_STATE_DIR", os.environ["LOCAL_STATE_DIR"])
+
+
+@pytest.fixture
+def run_log(tmp_path, monkeypatch):
+    """The entries the ``RECORD`` notebooks of tests/bundles.py append, in run order."""
+    path = tmp_path / "run.log"
+    monkeypatch.setenv("RUN_LOG", str(path))
+
+    def entries() -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    return entries

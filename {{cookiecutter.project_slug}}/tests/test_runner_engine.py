@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from {{ cookiecutter.package_name }}_local.cli import main
@@ -12,17 +10,6 @@ from {{ cookiecutter.package_name }}_local.runner import JobRunner, RunnerError,
 from {{ cookiecutter.package_name }}_local.runner.engine import notebook_cells, task_order
 
 from .bundles import RECORD, notebook_task, ref, write_bundle
-
-
-@pytest.fixture
-def run_log(tmp_path, monkeypatch):
-    path = tmp_path / "run.log"
-    monkeypatch.setenv("RUN_LOG", str(path))
-
-    def entries() -> list[dict]:
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-    return entries
 
 
 def _run(root, job, spark, params=None, target=None):

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .quiet import limit_native_threads, quiet_libraries, start_warmup
-from .runner import RunnerError, load_bundle, run_job
+from .runner import JobRunner, RunnerError, load_bundle, run_job
 from .runner.results import RunResult
 from .state import find_project_root, local_source_path, state_dir
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _exit_code(job_key, result)
+    return _exit_code(result)
 
 
 def _port(text: str) -> int:
@@ -206,16 +206,27 @@ def _serve(root: Path, args: argparse.Namespace, variables: dict[str, str]) -> i
 {%- endif %}
 
 
-def _exit_code(job_key: str, result: RunResult) -> int:
-    if result.success:
-        return 0
-    failure = result.root_failure()
-    if failure is not None and failure.actionable:
-        print(f"error: {failure.error}", file=sys.stderr)
-        return 2
-    where = failure.task_key if failure else "?"
-    print(f"job {job_key} FAILED at task {where}", file=sys.stderr)
-    return 1
+def _exit_code(result: RunResult) -> int:
+    """0 when the job and every job its writes triggered succeeded."""
+    return _runs_exit_code([result], result.all_triggered())
+
+
+def _runs_exit_code(requested: list[RunResult], triggered: list[RunResult]) -> int:
+    """0 when every run succeeded; else 2 for an expected error (its one line printed), 1 for
+    any other failure (the failing job and task named)."""
+    runs = [(run, "") for run in requested]
+    runs += [(run, " (started by its table update trigger)") for run in triggered]
+    for run, started in runs:
+        if run.success:
+            continue
+        failure = run.root_failure()
+        if failure is not None and failure.actionable:
+            print(f"error: {failure.error}", file=sys.stderr)
+            return 2
+        where = failure.task_key if failure else "?"
+        print(f"job {run.job_key}{started} FAILED at task {where}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _list_jobs(root: Path, target: str | None, variables: dict[str, str]) -> int:
@@ -244,6 +255,9 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     rows = args.rows or (sample.DRIFT_ROWS if args.drift else sample.DEFAULT_ROWS)
     seed = args.seed if args.seed is not None else sample.DEFAULT_SEED + int(args.drift)
     state = state_dir(root)
+    runner = JobRunner(bundle)
+    watch = runner.trigger_watch()
+    before = watch.snapshot() if watch else {}
     if not args.overwrite and not local_source_path(state, source).exists():
         # Appending to nothing: lay down the default sample first, as a first read would.
         write_local_source(state, source, generate_sample(), "overwrite")
@@ -251,12 +265,14 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     target = write_local_source(state, source, pdf, "overwrite" if args.overwrite else "append")
     verb = "wrote" if args.overwrite else "appended"
     print(f"{verb} {len(pdf)} trips ({start} .. {end}, drift={args.drift}) to {target}")
-    return 0
+    if watch is None:
+        return 0
+    started = runner.start_triggered(watch, before, ())
+    return _runs_exit_code([], [run for top in started for run in (top, *top.all_triggered())])
 
 
 def _report(root: Path, target: str | None, variables: dict[str, str], output: Path | None) -> int:
     from .report import make_report, require_dashboard
-    from .runner import JobRunner
 
     bundle = load_bundle(root, target, variables)
     require_dashboard(bundle)  # before starting Spark

@@ -27,6 +27,7 @@ from .dbutils import LocalDbutils, NotebookExit
 from .dynamic import RunContext
 from .errors import ChildJobError, RunnerError
 from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
+from .triggers import TriggerWatch
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
 _RUN_IDS = itertools.count(1)
@@ -170,7 +171,9 @@ class JobRunner:
 
     The process's session is Spark Connect when the bundle runs any task serverless (held to
     serverless compute's rules in those tasks), classic Spark when every task runs on a job
-    cluster (:mod:`..spark`); ``spark``, when given, is used instead.
+    cluster (:mod:`..spark`); ``spark``, when given, is used instead. A top-level run whose
+    writes update a table that a job's ``trigger.table_update`` watches starts that job after it
+    (:mod:`.triggers`; ``follow_triggers=False`` turns this off).
     """
 
     def __init__(
@@ -179,8 +182,10 @@ class JobRunner:
         out: Callable[[str], None] = print,
         spark: Any = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        follow_triggers: bool = True,
     ) -> None:
         self.bundle = bundle
+        self.follow_triggers = follow_triggers
         self.out = out
         self._spark = spark
         self.heartbeat_seconds = heartbeat_seconds
@@ -215,7 +220,45 @@ class JobRunner:
         return {**defaults, **{k: str(v) for k, v in given.items()}}
 
     def run(self, job_key: str, params: dict[str, str] | None = None, depth: int = 0) -> RunResult:
-        """Run job ``job_key``; task failures are recorded in the result, not raised."""
+        """Run job ``job_key``, then the jobs its writes trigger (``result.triggered``); task
+        failures are recorded in the results, not raised."""
+        watch = self.trigger_watch() if depth == 0 else None
+        before = watch.snapshot() if watch else {}
+        result = self._run(job_key, params, depth)
+        if watch:
+            result.triggered = self.start_triggered(watch, before, (job_key,))
+        return result
+
+    def trigger_watch(self) -> TriggerWatch | None:
+        """The bundle's table update triggers, or None when there are none (or not followed)."""
+        if not self.follow_triggers:
+            return None
+        from ..state import state_dir
+
+        watch = TriggerWatch(self.bundle, state_dir(self.bundle.root))
+        return watch if watch.triggers else None
+
+    def start_triggered(
+        self, watch: TriggerWatch, before: dict[str, int | None], chain: tuple[str, ...]
+    ) -> list[RunResult]:
+        """Run the jobs whose triggers the writes since ``before`` fired, and what those start;
+        a job already in ``chain`` (the runs that led here) is not started again."""
+        started = []
+        for trigger, tables, held in watch.fired(before):
+            cause = f"== trigger: {', '.join(tables)} updated, {trigger.job_key} watches it"
+            if held is None and trigger.job_key in chain:
+                held = "it is already in this chain of triggered runs"
+            if held is not None:
+                self.out(f"{cause}; not started: {held}")
+                continue
+            self.out(f"{cause}: starting {trigger.job_key}")
+            next_before = watch.snapshot()
+            result = self._run(trigger.job_key, {}, 0)
+            result.triggered = self.start_triggered(watch, next_before, (*chain, trigger.job_key))
+            started.append(result)
+        return started
+
+    def _run(self, job_key: str, params: dict[str, str] | None, depth: int) -> RunResult:
         job = self.bundle.job(job_key)
         tasks = task_order(job.get("tasks") or [])
         check_compute(job)

@@ -37,6 +37,8 @@ class RunResult:
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     task_values: dict[str, dict[str, Any]] = field(default_factory=dict)
     duration: float = 0.0
+    # Runs its writes started through table update triggers (the local runner starts them).
+    triggered: list[RunResult] = field(default_factory=list)
 
     @property
     def failed_tasks(self) -> list[TaskResult]:
@@ -65,3 +67,10 @@ class RunResult:
         if first.child is not None and not first.child.success:
             return first.child.root_failure() or first
         return first
+
+    def all_triggered(self) -> list[RunResult]:
+        """Every run this one's writes started, and what those started, in start order."""
+        runs = []
+        for run in self.triggered:
+            runs += [run, *run.all_triggered()]
+        return runs

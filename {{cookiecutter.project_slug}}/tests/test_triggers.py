@@ -1,0 +1,190 @@
+"""Table update triggers in the local run: a write to a watched table starts the watching job."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}_local.cli import main
+from {{ cookiecutter.package_name }}_local.runner import BundleError, load_bundle, run_job
+from {{ cookiecutter.package_name }}_local.runner.triggers import table_triggers
+
+from .bundles import RECORD, notebook_task, write_bundle
+
+WRITE = """
+import pyarrow as pa
+from {{ cookiecutter.package_name }}_local.delta_store import DeltaStore
+from {{ cookiecutter.package_name }}_local.state import state_dir
+
+store = DeltaStore(state_dir() / "warehouse")
+for name in TABLES:
+    store.write_at(store.path(name), pa.table({"x": [1]}), "append")
+"""
+
+
+def writer(*tables: str) -> str:
+    """A notebook that records its run, then appends a row to each of ``tables``."""
+    return RECORD + WRITE.replace("TABLES", repr(list(tables)))
+
+
+def trigger(*tables: str, **extra: object) -> dict:
+    return {"table_update": {"table_names": list(tables), **extra}}
+
+
+RAW, SCORES, LABELS = "main.s.raw", "main.s.scores", "main.s.labels"
+
+
+def lifecycle_bundle(root: Path, scorer_fails: bool = False) -> Path:
+    """ingest writes raw; score (triggered by raw) writes scores; label writes labels; monitor
+    runs when both scores and labels changed (ALL_UPDATED). dev pauses triggers, prod not."""
+    jobs = {
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "score": {"trigger": trigger(RAW), "tasks": [notebook_task("score", "score")]},
+        "label": {"tasks": [notebook_task("label", "label")]},
+        "monitor": {
+            "trigger": trigger(SCORES, LABELS, condition="ALL_UPDATED"),
+            "tasks": [notebook_task("monitor", "monitor")],
+        },
+    }
+    notebooks = {
+        "ingest": writer(RAW),
+        "score": writer(SCORES) + ("raise RuntimeError('scoring broke')\n" if scorer_fails else ""),
+        "label": writer(LABELS),
+        "monitor": RECORD,
+    }
+    targets = {"dev": {"default": True, "mode": "development"}, "prod": {"mode": "production"}}
+    return write_bundle(root, jobs, notebooks, targets=targets)
+
+
+def ran(entries: list[dict]) -> list[str]:
+    return [entry["notebook"].removesuffix(".py") for entry in entries]
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(folder))
+    return folder
+
+
+def test_a_write_starts_the_job_whose_trigger_watches_the_table(tmp_path, spark, run_log, state):
+    root = lifecycle_bundle(tmp_path / "bundle")
+    lines: list[str] = []
+    result = run_job(root, "ingest", "prod", out=lines.append, spark=spark)
+    output = "\n".join(lines)
+    assert result.success, output
+    assert [r.job_key for r in result.triggered] == ["score"]
+    assert result.triggered[0].success
+    assert ran(run_log()) == ["ingest", "score"]
+    assert f"== trigger: {RAW} updated, score watches it: starting score" in output
+    # monitor needs both of its tables (ALL_UPDATED): scores alone does not start it
+    waits = f"{SCORES} updated, monitor watches it; not started: ALL_UPDATED waits for {LABELS}"
+    assert waits in output
+
+    lines.clear()
+    result = run_job(root, "label", "prod", out=lines.append, spark=spark)
+    assert [r.job_key for r in result.triggered] == ["monitor"], "\n".join(lines)
+    assert ran(run_log()) == ["ingest", "score", "label", "monitor"]
+
+    # after it ran, monitor again waits for both: a new label alone does not start it
+    result = run_job(root, "label", "prod", out=lines.append, spark=spark)
+    assert result.triggered == []
+    assert ran(run_log())[-1] == "label"
+
+
+def test_development_mode_pauses_triggers(tmp_path, spark, run_log, state):
+    root = lifecycle_bundle(tmp_path / "bundle")
+    lines: list[str] = []
+    result = run_job(root, "ingest", "dev", out=lines.append, spark=spark)
+    assert result.success and result.triggered == []
+    assert ran(run_log()) == ["ingest"]
+    paused = f"{RAW} updated, score watches it; not started: its trigger is paused"
+    assert paused in "\n".join(lines)
+
+
+def test_a_job_is_not_restarted_by_its_own_write(tmp_path, spark, run_log, state):
+    jobs = {"loop": {"trigger": trigger(RAW), "tasks": [notebook_task("loop", "loop")]}}
+    root = write_bundle(tmp_path / "bundle", jobs, {"loop": writer(RAW)})
+    lines: list[str] = []
+    result = run_job(root, "loop", out=lines.append, spark=spark)
+    assert result.success and result.triggered == []
+    assert ran(run_log()) == ["loop"]
+    assert "not started: it is already in this chain of triggered runs" in "\n".join(lines)
+
+
+def test_a_failing_triggered_job_fails_the_local_run(tmp_path, capsys, run_log, state):
+    root = lifecycle_bundle(tmp_path / "bundle", scorer_fails=True)
+    assert main(["--project-dir", str(root), "run", "ingest", "-t", "prod"]) == 1
+    assert "job score (started by its table update trigger) FAILED at task score" in (
+        capsys.readouterr().err
+    )
+    assert ran(run_log()) == ["ingest", "score"]
+
+
+def test_generated_input_data_starts_the_job_watching_the_input_table(
+    tmp_path, capsys, run_log, state
+):
+    jobs = {"score": {"trigger": trigger(RAW), "tasks": [notebook_task("score", "score")]}}
+    root = write_bundle(
+        tmp_path / "bundle",
+        jobs,
+        {"score": RECORD},
+        variables={"input_table": {"default": RAW}},
+    )
+    assert main(["--project-dir", str(root), "generate-data", "--rows", "50"]) == 0
+    assert ran(run_log()) == ["score"]
+    assert "starting score" in capsys.readouterr().out
+
+
+def test_a_malformed_trigger_is_refused_before_anything_runs(tmp_path, capsys, run_log, state):
+    jobs = {
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "score": {"trigger": trigger("raw"), "tasks": [notebook_task("score", "score")]},
+    }
+    root = write_bundle(tmp_path / "bundle", jobs, {"ingest": writer(RAW), "score": RECORD})
+    assert main(["--project-dir", str(root), "run", "ingest"]) == 2
+    error = "error: job 'score': trigger.table_update.table_names must list"
+    assert error in capsys.readouterr().err
+    assert run_log() == []
+    with pytest.raises(BundleError, match="condition is ANY_UPDATED or ALL_UPDATED"):
+        table_triggers(
+            load_bundle(
+                write_bundle(
+                    tmp_path / "other",
+                    {"s": {"trigger": trigger(RAW, condition="SOMETIMES"), "tasks": []}},
+                )
+            )
+        )
+
+
+def _customize_trigger(project_root: Path) -> dict:
+    """The table update trigger docs/customize.md shows for batch inference."""
+    text = (project_root / "docs" / "customize.md").read_text()
+    block = re.search(r"```yaml\n(\s+trigger:\n.*?)```", text, re.S)
+    assert block, "docs/customize.md shows no trigger block"
+    return yaml.safe_load(block.group(1))["trigger"]
+
+
+def test_the_documented_trigger_watches_the_input_table_in_prod_only(project_root, tmp_path):
+    """The customize guide's trigger, in place of batch inference's schedule, loads: prod
+    watches input_table, dev (development mode) and staging keep it paused."""
+    copy = tmp_path / "project"
+    shutil.copytree(project_root, copy, ignore=shutil.ignore_patterns(".local", "tests", ".venv"))
+    path = copy / "resources" / "batch-inference-job.yml"
+    doc = yaml.safe_load(path.read_text())
+    job = doc["resources"]["jobs"]["batch_inference_job"]
+    del job["schedule"]
+    job["trigger"] = _customize_trigger(project_root)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    triggers = {}
+    for target in ("dev", "staging", "prod"):
+        bundle = load_bundle(copy, target)
+        (found,) = table_triggers(bundle)
+        assert found.job_key == "batch_inference_job"
+        assert found.tables == (bundle.variables["input_table"],)
+        triggers[target] = found.paused
+    assert triggers == {"dev": True, "staging": True, "prod": False}
