@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    canary_rmse,
     compute,
     drift,
     drift_calibration,
@@ -32,6 +33,7 @@ BENCHMARKS = (
     "drift_calibration",
     "compute",
     "online_lookup",
+    "canary_rmse",
 )
 
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "drift_calibration": lambda: drift_calibration.run(ctx),
         "compute": lambda: compute.run(ctx),
         "online_lookup": lambda: online_lookup.run(ctx),
+        "canary_rmse": lambda: canary_rmse.run(ctx),
     }
     failed = []
     for name in args.only or list(BENCHMARKS):

@@ -119,6 +119,25 @@ def _rows() -> list[str]:
                 lookup["p99_ms"] <= 5 and lookup["first_ms"] <= 5,
             )
         )
+    canary = _load("canary_rmse")
+    if canary:
+        at_defaults = {
+            r["errors"]: r
+            for r in canary["results"]
+            if r["canary_labels"] == 400 and r["max_rmse_increase"] == 0.2
+        }
+        worst = max(at_defaults.values(), key=lambda r: r["equal_rolled_back"])
+        rows.append(
+            _row(
+                "canary RMSE rule at its defaults: an equal canary rolled back <= 5 %",
+                ", ".join(
+                    f"{name}: {r['equal_rolled_back']:.2%} (a 30 % worse one caught "
+                    f"{r['worse_30pct_rolled_back']:.0%})"
+                    for name, r in at_defaults.items()
+                ),
+                worst["equal_rolled_back"] <= 0.05,
+            )
+        )
     return rows
 
 

@@ -3,7 +3,8 @@
 # MAGIC # Canary check
 # MAGIC While a new champion serves `canary_percent` of the endpoint's traffic, compares its
 # MAGIC requests in the endpoint's inference table with the previous champion's (error rate, p95
-# MAGIC execution time) once `canary_soak_minutes` have passed and each has
+# MAGIC execution time, and RMSE once `canary_min_labels` requests of each have a label in the
+# MAGIC endpoint's `_labels` table) once `canary_soak_minutes` have passed and each has
 # MAGIC `canary_min_requests`. Worse beyond the thresholds: the endpoint goes back to the previous
 # MAGIC champion, `champion` is restored and `model_events` says why. Otherwise the new champion
 # MAGIC takes all of the traffic. Reads `system.serving.served_entities` (a grant, see the README).
@@ -34,6 +35,8 @@ policy = CanaryPolicy.parse(
     platform.get_param("canary_min_requests"),
     platform.get_param("canary_max_error_rate_increase"),
     platform.get_param("canary_max_latency_increase"),
+    platform.get_param("canary_min_labels"),
+    platform.get_param("canary_max_rmse_increase"),
 )
 
 # COMMAND ----------

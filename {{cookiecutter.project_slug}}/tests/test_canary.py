@@ -17,11 +17,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from {{ cookiecutter.package_name }}.deployment.canary import (
@@ -49,7 +51,9 @@ from {{ cookiecutter.package_name }}.names import (
     CANARY_SUPERSEDED,
     CHALLENGER,
     CHAMPION,
+    LABEL,
     PREVIOUS_CHAMPION,
+    REQUEST_ID,
     TAG_CANARY,
     TAG_CANARY_BASELINE,
     TAG_CANARY_STARTED_AT,
@@ -58,6 +62,7 @@ from {{ cookiecutter.package_name }}.names import (
 )
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 from {{ cookiecutter.package_name }}.registry import alias_version
+from {{ cookiecutter.package_name }}_local.delta_store import DeltaStore
 from {{ cookiecutter.package_name }}_local.deployed import deployed_names
 from {{ cookiecutter.package_name }}_local.endpoint import EndpointRecord, make_server
 from {{ cookiecutter.package_name }}_local.platform import LocalPlatform
@@ -72,8 +77,15 @@ SERVING = ServingSpec("fare-endpoint", "", "", inference_table="dev.taxi", canar
 
 
 # --- the judgement -----------------------------------------------------------------------------
-def health(version: str, requests: int = 200, errors: int = 0, p95: float = 5.0) -> EntityHealth:
-    return EntityHealth(version, requests, errors, p95)
+def health(
+    version: str,
+    requests: int = 200,
+    errors: int = 0,
+    p95: float = 5.0,
+    labelled: int = 0,
+    rmse: float | None = None,
+) -> EntityHealth:
+    return EntityHealth(version, requests, errors, p95, labelled, rmse)
 
 
 def test_a_canary_with_more_errors_than_allowed_loses():
@@ -95,13 +107,38 @@ def test_an_equal_canary_takes_all_of_the_traffic():
     assert verdict.reasons[0].startswith("v2: 25 requests, error rate 0.0%")
 
 
+def test_a_less_accurate_canary_loses_once_enough_labels_have_arrived():
+    policy = dataclasses.replace(POLICY, min_labels=30)
+    verdict = judge(health("1", labelled=300, rmse=2.5), health("2", labelled=30, rmse=3.1), policy)
+    assert verdict.decision == "roll back"
+    assert verdict.reasons == (
+        "RMSE 3.10 against 2.50 on 30 and 300 labelled requests (at most +20%)",
+    )
+    within = judge(health("1", labelled=300, rmse=2.5), health("2", labelled=30, rmse=2.9), policy)
+    assert within.decision == "promote"
+    assert "RMSE 2.90 on 30 labelled" in within.reasons[0]
+
+
+def test_without_enough_labels_the_rmse_is_not_judged():
+    policy = dataclasses.replace(POLICY, min_labels=30)
+    verdict = judge(health("1", labelled=300, rmse=2.5), health("2", labelled=29, rmse=9.0), policy)
+    assert verdict.decision == "promote"
+    assert verdict.reasons[-1] == "RMSE not judged: v2 has 29 of 30 labelled requests"
+
+
 def test_a_canary_with_too_few_requests_waits():
     verdict = judge(health("1"), health("2", requests=19, errors=19), POLICY)
     assert verdict.decision == "wait" and verdict.reasons == ("v2 has 19 of 20 requests",)
 
 
 def test_canary_parameters_are_checked():
-    assert CanaryPolicy.parse("60", "100", "0.01", "0.5") == CanaryPolicy(60, 100, 0.01, 0.5)
+    assert CanaryPolicy.parse("60", "100", "0.01", "0.5", "200", "0.2") == CanaryPolicy(
+        60, 100, 0.01, 0.5, 200, 0.2
+    )
+    with pytest.raises(CanaryError, match="canary_min_labels must be a non-negative int"):
+        CanaryPolicy.parse("60", "100", "0.01", "0.5", "1.5", "0.2")
+    with pytest.raises(CanaryError, match="canary_max_rmse_increase"):
+        CanaryPolicy.parse("60", "100", "0.01", "0.5", "200", "inf")
     with pytest.raises(CanaryError, match="canary_min_requests must be a non-negative int"):
         CanaryPolicy.parse("60", "many", "0.01", "0.5")
     with pytest.raises(CanaryError, match="canary_max_latency_increase"):
@@ -183,6 +220,16 @@ class FaultyModel(mlflow.pyfunc.PythonModel):
         return np.zeros(len(model_input))
 
 
+class ConstantModel(mlflow.pyfunc.PythonModel):
+    """A version that answers every request with the same fare."""
+
+    def __init__(self, fare: float) -> None:
+        self.fare = fare
+
+    def predict(self, context, model_input, params=None):
+        return np.full(len(model_input), self.fare)
+
+
 @dataclasses.dataclass
 class Loop:
     root: Path
@@ -192,7 +239,8 @@ class Loop:
     prefix: str
     endpoint: str
     store: str
-    body: bytes = b""  # a one-row request, built while v1 is the champion
+    body: dict = dataclasses.field(default_factory=dict)  # one row, built while v1 is champion
+    answers: dict[str, float] = dataclasses.field(default_factory=dict)  # request id -> fare
 
     def run(self, job: str, params: dict[str, str] | None = None, **variables: str):
         bundle = load_bundle(self.root, "dev", variables)
@@ -239,7 +287,8 @@ class Loop:
         return str(version)
 
     def traffic(self, requests: int) -> dict[str, int]:
-        """Send ``requests`` one-row requests through the endpoint over HTTP: answers by status."""
+        """Send ``requests`` one-row requests through the endpoint over HTTP, each with its own
+        ``client_request_id``: answers by status (the fares answered land in ``answers``)."""
         record = EndpointRecord.load(self.platform.state, self.endpoint)
         assert record is not None, "the deploy task recorded no endpoint"
         router, log = endpoint_router(self.platform.state, record, self.model_name, self.store)
@@ -250,12 +299,15 @@ class Loop:
         statuses: dict[str, int] = {}
         try:
             for _ in range(requests):
+                request_id = uuid.uuid4().hex
+                body = json.dumps({**self.body, REQUEST_ID: request_id}).encode()
                 request = urllib.request.Request(
-                    url, data=self.body, headers={"Content-Type": "application/json"}
+                    url, data=body, headers={"Content-Type": "application/json"}
                 )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as response:
                         status = response.status
+                        self.answers[request_id] = json.load(response)["predictions"][0]
                 except urllib.error.HTTPError as error:
                     status = error.code
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -265,10 +317,24 @@ class Loop:
             log.flush()
         return statuses
 
+    def label(self, fare: float, since: int) -> int:
+        """The true ``fare`` of the requests answered from ``since`` on (by position), as the
+        application writes labels once the trips have ended."""
+        ids = list(self.answers)[since:]
+        labels = pa.table({REQUEST_ID: ids, LABEL: [fare] * len(ids)})
+        store = DeltaStore(self.platform.state / "warehouse")
+        store.write_at(store.path(self.serving().labels_table), labels, "append")
+        return len(ids)
+
     def check(self, **variables: str) -> tuple[str, str]:
         """canary_job, judging at once on 20 requests a version unless told otherwise: its
         decision and what it printed."""
-        settings = {"canary_soak_minutes": "0", "canary_min_requests": "20", **variables}
+        settings = {
+            "canary_soak_minutes": "0",
+            "canary_min_requests": "20",
+            "canary_min_labels": "20",
+            **variables,
+        }
         result, printed = self.run("canary_job", **settings)
         return str(result.value("canary_check", "decision")), printed
 
@@ -311,7 +377,7 @@ def loop(spark, project_root: Path, tmp_path_factory) -> Loop:
             told.run("batch_inference_job", {"start_date": "2016-02-15", "end_date": "2016-02-29"})
         example, _ = endpoint_example(state, prefix, model_name, told.store)
         split = example.body["dataframe_split"]
-        told.body = json.dumps({"dataframe_split": {**split, "data": split["data"][:1]}}).encode()
+        told.body = {"dataframe_split": {**split, "data": split["data"][:1]}}
         yield told
 
 
@@ -358,6 +424,24 @@ def test_a_slower_canary_is_rolled_back(loop):
     assert "p95 latency" in loop.events()[-1][2]
 
 
+def test_a_less_accurate_canary_is_rolled_back_once_labels_arrive(loop):
+    loop.traffic(1)  # the champion alone: its fare for the request's trip
+    fare = next(reversed(loop.answers.values()))
+    baseline, canary = start_canary(loop, ConstantModel(fare + 8.0))
+    since = len(loop.answers)
+    assert loop.traffic(250) == {"200": 250}
+    # errors and latency are equal: the true fares, once they arrive, tell them apart
+    assert loop.label(fare + 1.0, since) == 250
+    decision, printed = loop.check()
+    assert decision == "roll back", printed
+    assert loop.routes() == [(baseline, 100)] and loop.alias(CHAMPION) == baseline
+    assert loop.tags(canary)[TAG_CANARY] == CANARY_ROLLED_BACK
+    event, version, reason = loop.events()[-1]
+    assert (event, version) == (CANARY_ROLLED_BACK_EVENT, baseline)
+    # the baseline is 1 off every true fare, the canary 7
+    assert reason == "canary: RMSE 7.00 against 1.00 on 25 and 225 labelled requests (at most +20%)"
+
+
 def test_a_canary_soaks_before_it_is_judged(loop):
     baseline, canary = start_canary(loop)
     decision, printed = loop.check(canary_soak_minutes="60")
@@ -367,6 +451,7 @@ def test_a_canary_soaks_before_it_is_judged(loop):
 
 def test_a_healthy_canary_takes_all_of_the_traffic(loop):
     canary = loop.alias(CHAMPION)  # the copy of the champion from the soaking test
+    baseline = loop.alias(PREVIOUS_CHAMPION)
     assert loop.tags(canary)[TAG_CANARY] == CANARY_RUNNING
     started = datetime.fromisoformat(loop.tags(canary)[TAG_CANARY_STARTED_AT])
     assert datetime.now(UTC) - started < timedelta(minutes=30)
@@ -378,3 +463,8 @@ def test_a_healthy_canary_takes_all_of_the_traffic(loop):
     event, version, reason = loop.events()[-1]
     assert (event, version) == (CANARY_COMPLETED_EVENT, canary)
     assert reason.startswith("canary passed")
+    # no label arrived for this canary's requests: errors and latency decided alone
+    assert reason.endswith(
+        f"RMSE not judged: v{canary} has 0 of 20 labelled requests, "
+        f"v{baseline} has 0 of 20 labelled requests"
+    )

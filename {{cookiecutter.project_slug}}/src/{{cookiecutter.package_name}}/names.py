@@ -93,3 +93,7 @@ TAG_CANARY_STARTED_AT = "canary_started_at"
 TAG_CANARY_PERCENT = "canary_percent"
 # Which version a served entity id of the inference table served (Databricks system table)
 SERVED_ENTITIES_TABLE = "system.serving.served_entities"
+# The request id a client may send in the request body; the inference table logs it, and the
+# serving labels table (<catalog>.<schema>.<endpoint>_labels: client_request_id, LABEL) gives
+# the true label of a request once it is known, for the canary's RMSE.
+REQUEST_ID = "client_request_id"

@@ -6,8 +6,9 @@ entities and routes, as on Databricks) and appends each new served entity to the
 ``system.serving.served_entities``. ``serve`` answers requests with that config: each request
 goes to one served entity by the routes' percentages (a smooth weighted round robin, so every
 hundred requests split exactly), and is logged to the endpoint's inference table
-(``<catalog>.<schema>.<endpoint>_payload``, the AI Gateway columns), which the canary check
-reads as it reads the Databricks one.
+(``<catalog>.<schema>.<endpoint>_payload``, the AI Gateway columns, with the
+``client_request_id`` a request body may carry), which the canary check reads as it reads the
+Databricks one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from {{ cookiecutter.package_name }}.names import SERVED_ENTITIES_TABLE
+from {{ cookiecutter.package_name }}.names import REQUEST_ID, SERVED_ENTITIES_TABLE
 from {{ cookiecutter.package_name }}.platform.base import ServingSpec
 
 from .delta_store import DeltaStore
@@ -35,6 +36,7 @@ from .online_serving import RequestError
 PAYLOAD_SCHEMA = pa.schema(
     [
         ("databricks_request_id", pa.string()),
+        ("client_request_id", pa.string()),
         ("request_date", pa.date32()),
         ("request_time", pa.timestamp("us", tz="UTC")),
         ("status_code", pa.int32()),
@@ -150,8 +152,10 @@ class InferenceLog:
 
     def add(self, entity: ServedEntity, status: int, millis: int, request: Any, reply: Any) -> None:
         now = datetime.now(UTC)
+        client_id = request.get(REQUEST_ID) if isinstance(request, dict) else None
         row = {
             "databricks_request_id": uuid.uuid4().hex,
+            "client_request_id": None if client_id is None else str(client_id),
             "request_date": now.date(),
             "request_time": now,
             "status_code": status,

@@ -3,10 +3,10 @@ period its requests in the inference table are compared with the previous champi
 either takes all of the traffic or is rolled back (endpoint, ``champion`` alias, model_events).
 
 The deploy task starts a canary (:func:`..promote.promote` with ``canary_percent``); canary_job
-runs :func:`check_canary` on a schedule. The evidence is operational: the error rate and the 95th
-percentile of the model's execution time of each version over the same period. The model's
-accuracy was judged by the validation gate before promotion, and monitoring judges it on labelled
-trips after; batch scoring follows ``@champion`` throughout.
+runs :func:`check_canary` on a schedule. The evidence is the error rate and the 95th percentile
+of the model's execution time of each version over the same period and, where the true labels of
+requests have arrived (the endpoint's labels table, keyed by the ``client_request_id`` the
+clients send), each version's RMSE on them. Batch scoring follows ``@champion`` throughout.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
 from ..errors import ActionableError
 from ..names import (
     CANARY_PASSED,
     CHAMPION,
+    LABEL,
     PREVIOUS_CHAMPION,
+    REQUEST_ID,
     SERVED_ENTITIES_TABLE,
     TAG_CANARY,
     TAG_CANARY_STARTED_AT,
@@ -54,12 +57,21 @@ class CanaryPolicy:
     min_requests: int = 100
     max_error_rate_increase: float = 0.01
     max_latency_increase: float = 0.5
+    min_labels: int = 400  # labelled requests each version needs before its RMSE counts
+    max_rmse_increase: float = 0.2
 
     @classmethod
     def parse(
-        cls, soak_minutes: str, min_requests: str, max_error_rate_increase: str, max_latency: str
+        cls,
+        soak_minutes: str,
+        min_requests: str,
+        max_error_rate_increase: str,
+        max_latency: str,
+        min_labels: str = "400",
+        max_rmse_increase: str = "0.2",
     ) -> CanaryPolicy:
-        """The job parameters, each checked: whole minutes and requests, fractions >= 0."""
+        """The job parameters, each checked: whole numbers of minutes, requests and labels,
+        fractions >= 0."""
 
         def number(name: str, value: str, kind: type) -> float:
             try:
@@ -75,6 +87,8 @@ class CanaryPolicy:
             max(int(number("canary_min_requests", min_requests, int)), 1),
             number("canary_max_error_rate_increase", max_error_rate_increase, float),
             number("canary_max_latency_increase", max_latency, float),
+            max(int(number("canary_min_labels", min_labels, int)), 1),
+            number("canary_max_rmse_increase", max_rmse_increase, float),
         )
 
 
@@ -86,6 +100,8 @@ class EntityHealth:
     requests: int = 0
     errors: int = 0
     p95_latency_ms: float | None = None
+    labelled: int = 0  # answered requests whose true label has arrived
+    rmse: float | None = None
 
     @property
     def error_rate(self) -> float:
@@ -93,9 +109,14 @@ class EntityHealth:
 
     def describe(self) -> str:
         latency = "n/a" if self.p95_latency_ms is None else f"{self.p95_latency_ms:.0f} ms"
+        accuracy = (
+            f", RMSE {self.rmse:.2f} on {self.labelled} labelled"
+            if self.labelled and self.rmse is not None
+            else ""
+        )
         return (
             f"v{self.version}: {self.requests} requests, error rate {self.error_rate:.1%}, "
-            f"p95 latency {latency}"
+            f"p95 latency {latency}{accuracy}"
         )
 
 
@@ -135,16 +156,32 @@ def judge(baseline: EntityHealth, canary: EntityHealth, policy: CanaryPolicy) ->
             f"p95 latency {new:.0f} ms against {old:.0f} ms "
             f"(at most +{policy.max_latency_increase:.0%})"
         )
+    unlabelled = [h for h in (canary, baseline) if h.labelled < policy.min_labels or h.rmse is None]
+    if not unlabelled and canary.rmse > baseline.rmse * (1 + policy.max_rmse_increase):
+        worse.append(
+            f"RMSE {canary.rmse:.2f} against {baseline.rmse:.2f} on {canary.labelled} and "
+            f"{baseline.labelled} labelled requests (at most +{policy.max_rmse_increase:.0%})"
+        )
     if worse:
         return Verdict("roll back", tuple(worse))
-    return Verdict("promote", (canary.describe(), baseline.describe()))
+    reasons = [canary.describe(), baseline.describe()]
+    if unlabelled:  # labels arrive late or never: errors and latency decide alone
+        reasons.append(
+            "RMSE not judged: "
+            + ", ".join(
+                f"v{h.version} has {h.labelled} of {policy.min_labels} labelled requests"
+                for h in unlabelled
+            )
+        )
+    return Verdict("promote", tuple(reasons))
 
 
 def entity_health(
     platform: Platform, serving: ServingSpec, since: datetime, versions: list[str]
 ) -> dict[str, EntityHealth]:
     """Requests, errors and p95 execution time per version since ``since``, from the endpoint's
-    inference table joined with ``system.serving.served_entities`` (entity id -> version)."""
+    inference table joined with ``system.serving.served_entities`` (entity id -> version), and
+    the RMSE of the answered requests whose label is in the endpoint's labels table."""
     empty = {v: EntityHealth(v) for v in versions}
     if not platform.table_exists(serving.payload_table):
         return empty  # no request logged yet
@@ -154,11 +191,14 @@ def entity_health(
         .select("served_entity_id", F.col("entity_version").cast("string").alias("version"))
         .distinct()
     )
-    rows = (
+    requests = (
         platform.read_table(serving.payload_table)
         .where(F.col("request_time") >= F.lit(since))
         .join(entities, "served_entity_id")
-        .groupBy("version")
+    )
+    accuracy = _labelled_accuracy(platform, serving.labels_table, requests)
+    rows = (
+        requests.groupBy("version")
         .agg(
             F.count(F.lit(1)).alias("requests"),
             F.sum(F.when(F.col("status_code") != OK, 1).otherwise(0)).alias("errors"),
@@ -172,10 +212,44 @@ def entity_health(
             int(r["requests"]),
             int(r["errors"] or 0),
             None if r["p95"] is None else float(r["p95"]),
+            *accuracy.get(str(r["version"]), (0, None)),
         )
         for r in rows
     }
     return {v: found.get(v, empty[v]) for v in versions}
+
+
+def _labelled_accuracy(
+    platform: Platform, labels_table: str, requests: DataFrame
+) -> dict[str, tuple[int, float]]:
+    """``version -> (labelled requests, RMSE)`` over the answered requests whose
+    ``client_request_id`` has a label (one prediction per request: the first one)."""
+    if not platform.table_exists(labels_table):
+        return {}
+    labels = platform.read_table(labels_table)
+    missing = [c for c in (REQUEST_ID, LABEL) if c not in labels.columns]
+    if missing:
+        raise CanaryError(
+            f"{labels_table} has no column {', '.join(missing)}: it holds {REQUEST_ID} and "
+            f"{LABEL}, one row per request whose true label is known"
+        )
+    truth = labels.select(REQUEST_ID, F.col(LABEL).cast("double").alias("_label")).dropDuplicates(
+        [REQUEST_ID]
+    )
+    prediction = F.get_json_object(F.col("response"), "$.predictions[0]").cast("double")
+    rows = (
+        requests.where((F.col("status_code") == OK) & F.col(REQUEST_ID).isNotNull())
+        .join(truth, REQUEST_ID)
+        .withColumn("_error", prediction - F.col("_label"))
+        .where(F.col("_error").isNotNull())
+        .groupBy("version")
+        .agg(
+            F.count(F.lit(1)).alias("labelled"),
+            F.sqrt(F.avg(F.col("_error") * F.col("_error"))).alias("rmse"),
+        )
+        .collect()
+    )
+    return {str(r["version"]): (int(r["labelled"]), float(r["rmse"])) for r in rows}
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ class ServingSpec:
             raise ValueError(f"endpoint {self.endpoint_name} has no inference table schema")
         return f"{self.inference_table}.{self.endpoint_name.replace('-', '_')}_payload"
 
+    @property
+    def labels_table(self) -> str:
+        """Where the true labels of requests arrive: ``<catalog>.<schema>.<endpoint>_labels``
+        (``client_request_id`` and the label; written by the application, not by a job)."""
+        return self.payload_table.removesuffix("_payload") + "_labels"
+
 
 @dataclass(frozen=True)
 class OnlineStoreSpec:
