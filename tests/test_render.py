@@ -92,6 +92,7 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/runner/merge.py",
     "src/{package}_local/runner/paths.py",
     "src/{package}_local/runner/presets.py",
+    "src/{package}_local/runner/triggers.py",
     "src/{package}_local/runner/reading.py",
     "src/{package}_local/runner/results.py",
     "src/{package}_local/runner/variables.py",
@@ -127,6 +128,7 @@ BASE_FILES: tuple[str, ...] = (
     "tests/test_runner_engine.py",
     "tests/test_runner_units.py",
     "tests/test_sample.py",
+    "tests/test_triggers.py",
     "tests/test_wheel.py",
 )
 # Files generated only when the option is "yes".
