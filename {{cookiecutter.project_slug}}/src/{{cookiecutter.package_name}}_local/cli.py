@@ -1,5 +1,5 @@
 """Command line of the local twin: ``run``, ``jobs``, ``generate-data``, ``rollback``,
-``approve``, ``reject``, ``card``, ``serve``, ``demo``, ``report``, ``cleanup``.
+``approve``, ``reject``, ``card``, ``serve``, ``demo``, ``report``, ``cleanup``, ``destroy``.
 
 Exit codes: 0 success; 1 a job failed unexpectedly (the traceback is printed); 2 an error a
 person can act on (bad arguments or bundle, a missing input, nothing to roll back...), printed
@@ -111,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
             "(deletes nothing)",
         )
     )
+    destroy = with_target(
+        sub.add_parser(
+            "destroy",
+            help="delete a target's local deployment (its schema's tables, model, experiment), "
+            "as `bundle destroy` does; refused while the target protects a resource",
+        )
+    )
+    destroy.add_argument("--auto-approve", action="store_true", help="do not ask first")
     return parser
 
 
@@ -144,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             from .cleanup import print_cleanup
 
             return print_cleanup(load_bundle(root, args.target, variables))
+        if args.command == "destroy":
+            from .destroy import destroy
+
+            bundle = load_bundle(root, args.target, variables)
+            return destroy(bundle, state_dir(root), args.auto_approve)
         if args.command == "rollback":
             job_key = "rollback_job"
             params = {"reason": args.reason, "requested_by": getpass.getuser()}
