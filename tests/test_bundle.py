@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -545,3 +546,32 @@ def test_a_service_principal_deploying_dev_mails_alert_email_not_its_application
     assert dev.resources["jobs"]["training_job"]["email_notifications"]["on_failure"] == [
         "ml-alerts@example.com"
     ]
+
+
+def documented_trigger(project: Path) -> dict[str, Any]:
+    """The table update trigger that the generated docs/customize.md shows for batch inference."""
+    text = (project / "docs" / "customize.md").read_text()
+    block = re.search(r"```yaml\n(\s+trigger:\n.*?)```", text, re.S)
+    assert block, "docs/customize.md shows no trigger block"
+    return yaml.safe_load(block.group(1))["trigger"]
+
+
+def test_the_documented_table_update_trigger_is_a_valid_job_trigger(
+    pristine: tuple[Path, list[str]], cli_schema: Path, tmp_path: Path
+) -> None:
+    """In place of batch inference's schedule, the customize guide's trigger passes the typed
+    models, the offline checks and the pinned CLI's schema."""
+    source, before = pristine
+    trigger = documented_trigger(source)
+    assert set(trigger["table_update"]) >= {"table_names"}
+    assert "condition" not in trigger["table_update"]  # databricks/cli#6315: never converges
+
+    def use_trigger(document: dict[str, Any]) -> None:
+        job = document["resources"]["jobs"]["batch_inference_job"]
+        del job["schedule"]
+        job["trigger"] = trigger
+
+    project = mutated_copy(source, "resources/batch-inference-job.yml", use_trigger, tmp_path)
+    assert set(check_bundle(project)) - set(before) == set()
+    proc = tool("check-jsonschema", "--schemafile", cli_schema, *bundle_files(project))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
