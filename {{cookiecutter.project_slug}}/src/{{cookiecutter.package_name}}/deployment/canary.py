@@ -224,8 +224,8 @@ def _labelled_accuracy(
 ) -> dict[str, tuple[int, float]]:
     """``version -> (labelled requests, RMSE)`` over the answered requests whose
     ``client_request_id`` has a label (one prediction per request: the first one)."""
-    if not platform.table_exists(labels_table):
-        return {}
+    if REQUEST_ID not in requests.columns or not platform.table_exists(labels_table):
+        return {}  # an inference table without request ids, or no label yet
     labels = platform.read_table(labels_table)
     missing = [c for c in (REQUEST_ID, LABEL) if c not in labels.columns]
     if missing:
