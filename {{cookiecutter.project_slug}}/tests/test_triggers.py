@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,12 @@ def test_the_documented_trigger_watches_the_input_table_in_prod_only(project_roo
         assert found.tables == (bundle.variables["input_table"],)
         triggers[target] = found.paused
     assert triggers == {"dev": True, "staging": True, "prod": False}
+
+
+@pytest.mark.parametrize("module", ["state", "runner", "cli", "destroy"])
+def test_each_entry_module_imports_first_in_a_fresh_process(module):
+    """The state module and the runner import each other's parts: either may come first."""
+    package = "{{ cookiecutter.package_name }}_local"
+    code = f"import {package}.{module}"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

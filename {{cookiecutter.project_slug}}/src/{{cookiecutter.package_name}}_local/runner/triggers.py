@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..state import local_source_path
 from .bundle import Bundle
 from .errors import BundleError
 
@@ -67,6 +66,8 @@ def table_triggers(bundle: Bundle) -> list[TableTrigger]:
 
 def table_version(state: Path, table: str) -> int | None:
     """The newest Delta version of a local table, or None when it does not exist."""
+    from ..state import local_source_path  # ..state imports this package: not at import time
+
     log = local_source_path(state, table) / "_delta_log"
     if not log.is_dir():
         return None
