@@ -56,6 +56,9 @@ def test_destroy_deletes_the_targets_local_deployment_and_nothing_else(project_r
     assert exists(state, dev_model, dev_experiment) == (False, False)
     assert staging_schema.is_dir()  # another target's deployment stays
     assert exists(state, staging_model, staging_experiment) == (True, True)
+    # destroyed once, there is nothing left to destroy
+    assert main(["--project-dir", str(project_root), "destroy", "-t", "dev", "--auto-approve"]) == 0
+    assert "nothing to destroy: target dev has no local deployment" in capsys.readouterr().out
 
 
 def test_destroy_of_prod_is_refused_and_deletes_nothing(project_root, state, capsys):

@@ -54,9 +54,7 @@ def local_deployment(bundle: Bundle, state: Path) -> dict[str, list[Any]]:
     return {
         "folders": [f for f in folders if f.is_dir()],
         "models": [m for m in models if client and _has_model(client, m)],
-        "experiments": [
-            e for e in experiments if client and client.get_experiment_by_name(e) is not None
-        ],
+        "experiments": [e for e in experiments if client and _has_experiment(client, e)],
     }
 
 
@@ -68,6 +66,11 @@ def _mlflow_client(state: Path) -> Any:
 
     uri = f"sqlite:///{database}"
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _has_experiment(client: Any, name: str) -> bool:
+    found = client.get_experiment_by_name(name)
+    return found is not None and found.lifecycle_stage == "active"  # not deleted before
 
 
 def _has_model(client: Any, name: str) -> bool:
