@@ -8,11 +8,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 
 from {{ cookiecutter.package_name }}_local.cli import main
 from {{ cookiecutter.package_name }}_local.delta_store import DeltaStore
 from {{ cookiecutter.package_name }}_local.deployed import deployed_names
-from {{ cookiecutter.package_name }}_local.platform import configure_local_mlflow
+from {{ cookiecutter.package_name }}_local.platform import LocalPlatform, configure_local_mlflow
 from {{ cookiecutter.package_name }}_local.runner import load_bundle
 
 
@@ -44,7 +45,9 @@ def exists(state: Path, model: str, experiment: str) -> tuple[bool, bool]:
     return model in models, found is not None and found.lifecycle_stage == "active"
 
 
-def test_destroy_deletes_the_targets_local_deployment_and_nothing_else(project_root, state, capsys):
+def test_destroy_deletes_the_targets_local_deployment_and_nothing_else(
+    project_root, state, spark, capsys
+):
     dev_schema, dev_model, dev_experiment = deploy_locally(project_root, state, "dev")
     staging_schema, staging_model, staging_experiment = deploy_locally(
         project_root, state, "staging"
@@ -56,7 +59,17 @@ def test_destroy_deletes_the_targets_local_deployment_and_nothing_else(project_r
     assert exists(state, dev_model, dev_experiment) == (False, False)
     assert staging_schema.is_dir()  # another target's deployment stays
     assert exists(state, staging_model, staging_experiment) == (True, True)
-    # destroyed once, there is nothing left to destroy
+    # the experiment's name is free again: the target's next training run recreates it
+    LocalPlatform(spark, state=state).set_experiment(dev_experiment)
+    assert exists(state, dev_model, dev_experiment) == (False, True)
+    client = MlflowClient(configure_local_mlflow(state))
+    deleted = client.search_experiments(view_type=ViewType.DELETED_ONLY)
+    (trashed,) = deleted
+    assert trashed.name == f"{dev_experiment} (destroyed, id {trashed.experiment_id})"
+    assert main(["--project-dir", str(project_root), "destroy", "-t", "dev", "--auto-approve"]) == 0
+    assert f"experiment {dev_experiment}" in capsys.readouterr().out
+    assert len(client.search_experiments(view_type=ViewType.DELETED_ONLY)) == 2
+    # destroyed, there is nothing left to destroy
     assert main(["--project-dir", str(project_root), "destroy", "-t", "dev", "--auto-approve"]) == 0
     assert "nothing to destroy: target dev has no local deployment" in capsys.readouterr().out
 
