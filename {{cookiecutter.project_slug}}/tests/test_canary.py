@@ -32,6 +32,7 @@ from {{ cookiecutter.package_name }}.deployment.canary import (
     CanaryError,
     CanaryPolicy,
     EntityHealth,
+    _labelled_accuracy,
     judge,
 )
 from {{ cookiecutter.package_name }}.deployment.events import events_table
@@ -124,6 +125,24 @@ def test_without_enough_labels_the_rmse_is_not_judged():
     verdict = judge(health("1", labelled=300, rmse=2.5), health("2", labelled=29, rmse=9.0), policy)
     assert verdict.decision == "promote"
     assert verdict.reasons[-1] == "RMSE not judged: v2 has 29 of 30 labelled requests"
+
+
+def test_rmse_reads_only_numeric_answers_and_labels_keyed_by_any_id_type(local_platform):
+    """An answer that is no number, or a label table keyed by integers, does not fail the check
+    under ANSI SQL (serverless): only numeric answers with a label count."""
+    spark = local_platform.spark
+    labels = spark.createDataFrame([(1, 10.0), (2, 12.0), (3, 14.0)], [REQUEST_ID, LABEL])
+    local_platform.write_table(labels, "main.s.labels")
+    requests = spark.createDataFrame(
+        [
+            ("1", 200, "1", '{"predictions": [11.0]}'),
+            ("1", 200, "2", '{"predictions": [{"fare": 3}]}'),
+            ("2", 200, "3", '{"predictions": ["n/a"]}'),
+            ("2", 200, "c0ffee", '{"predictions": [9.0]}'),
+        ],
+        ["version", "status_code", REQUEST_ID, "response"],
+    )
+    assert _labelled_accuracy(local_platform, "main.s.labels", requests) == {"1": (1, 1.0)}
 
 
 def test_a_canary_with_too_few_requests_waits():

@@ -233,10 +233,13 @@ def _labelled_accuracy(
             f"{labels_table} has no column {', '.join(missing)}: it holds {REQUEST_ID} and "
             f"{LABEL}, one row per request whose true label is known"
         )
-    truth = labels.select(REQUEST_ID, F.col(LABEL).cast("double").alias("_label")).dropDuplicates(
-        [REQUEST_ID]
-    )
-    prediction = F.get_json_object(F.col("response"), "$.predictions[0]").cast("double")
+    # ids compared as strings, values read with try_cast: under ANSI SQL (serverless, Spark 4)
+    # a request id or answer that is not a number must not fail the check
+    truth = labels.select(
+        F.col(REQUEST_ID).cast("string").alias(REQUEST_ID),
+        F.col(LABEL).try_cast("double").alias("_label"),
+    ).dropDuplicates([REQUEST_ID])
+    prediction = F.get_json_object(F.col("response"), "$.predictions[0]").try_cast("double")
     rows = (
         requests.where((F.col("status_code") == OK) & F.col(REQUEST_ID).isNotNull())
         .join(truth, REQUEST_ID)
