@@ -4,12 +4,12 @@ split (10 % canary) for a range of labelled requests and thresholds."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from benchmarks.common import Context, render_project, run_worker, write_result
 
 
-def run(ctx: Context) -> dict[str, Any]:
+def run(ctx: Context) -> Path:
     log = ctx.log("canary_rmse")
     log.unlink(missing_ok=True)
     project = render_project(ctx.work / "canary_rmse", log, ["include_serving=yes"])

@@ -3,12 +3,12 @@ generated trips (the maximum of every statistic), and the verdicts when one inpu
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from benchmarks.common import Context, render_project, run_worker, write_result
 
 
-def run(ctx: Context) -> dict[str, Any]:
+def run(ctx: Context) -> Path:
     log = ctx.log("drift_calibration")
     log.unlink(missing_ok=True)
     project = render_project(ctx.work / "drift_calibration", log)
