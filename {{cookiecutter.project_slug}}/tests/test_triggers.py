@@ -13,7 +13,7 @@ import yaml
 
 from {{ cookiecutter.package_name }}_local.cli import main
 from {{ cookiecutter.package_name }}_local.runner import BundleError, load_bundle, run_job
-from {{ cookiecutter.package_name }}_local.runner.triggers import table_triggers
+from {{ cookiecutter.package_name }}_local.runner.triggers import table_triggers, table_version
 
 from .bundles import RECORD, notebook_task, write_bundle
 
@@ -118,6 +118,48 @@ def test_a_job_is_not_restarted_by_its_own_write(tmp_path, spark, run_log, state
     assert "not started: it is already in this chain of triggered runs" in "\n".join(lines)
 
 
+def test_a_job_started_by_an_earlier_triggered_job_is_not_run_again_for_the_same_write(
+    tmp_path, spark, run_log, state
+):
+    """ingest writes raw; score (watching raw) writes scores; report watches raw and scores:
+    it runs once, after score, and has seen both writes."""
+    jobs = {
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "score": {"trigger": trigger(RAW), "tasks": [notebook_task("score", "score")]},
+        "summary": {"trigger": trigger(RAW, SCORES), "tasks": [notebook_task("sum", "sum")]},
+    }
+    notebooks = {"ingest": writer(RAW), "score": writer(SCORES), "sum": RECORD}
+    root = write_bundle(tmp_path / "bundle", jobs, notebooks)
+    lines: list[str] = []
+    result = run_job(root, "ingest", out=lines.append, spark=spark)
+    assert result.success, "\n".join(lines)
+    assert ran(run_log()) == ["ingest", "score", "sum"]
+    assert "summary watches it; not started: it already ran after these writes" in "\n".join(lines)
+
+
+def test_all_updated_keeps_the_updates_of_a_run_the_chain_guard_held(
+    tmp_path, spark, run_log, state
+):
+    """monitor (ALL_UPDATED on scores, labels) writes scores itself: run by hand after a new
+    label, it is not restarted by its own write, and the next label starts it."""
+    jobs = {
+        "label": {"tasks": [notebook_task("label", "label")]},
+        "monitor": {
+            "trigger": trigger(SCORES, LABELS, condition="ALL_UPDATED"),
+            "tasks": [notebook_task("monitor", "monitor")],
+        },
+    }
+    notebooks = {"label": writer(LABELS), "monitor": writer(SCORES)}
+    root = write_bundle(tmp_path / "bundle", jobs, notebooks)
+    lines: list[str] = []
+    assert run_job(root, "label", out=lines.append, spark=spark).triggered == []
+    result = run_job(root, "monitor", out=lines.append, spark=spark)
+    assert result.triggered == [] and ran(run_log()) == ["label", "monitor"]
+    assert "not started: it is already in this chain" in "\n".join(lines)
+    result = run_job(root, "label", out=lines.append, spark=spark)
+    assert [r.job_key for r in result.triggered] == ["monitor"], "\n".join(lines)
+
+
 def test_a_failing_triggered_job_fails_the_local_run(tmp_path, capsys, run_log, state):
     root = lifecycle_bundle(tmp_path / "bundle", scorer_fails=True)
     assert main(["--project-dir", str(root), "run", "ingest", "-t", "prod"]) == 1
@@ -140,6 +182,37 @@ def test_generated_input_data_starts_the_job_watching_the_input_table(
     assert main(["--project-dir", str(root), "generate-data", "--rows", "50"]) == 0
     assert ran(run_log()) == ["score"]
     assert "starting score" in capsys.readouterr().out
+
+
+READ = """
+from {{ cookiecutter.package_name }}.platform import get_platform
+
+get_platform(spark).read_source(SOURCE).count()
+"""
+
+
+def test_the_sample_a_first_read_lays_down_is_not_an_update(tmp_path, spark, run_log, state):
+    """On Databricks the input table exists before any job reads it: the seeded sample a
+    first local read generates in its place starts nothing; a later write does."""
+    jobs = {
+        "train": {"tasks": [notebook_task("train", "train")]},
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "score": {"trigger": trigger(RAW), "tasks": [notebook_task("score", "score")]},
+    }
+    notebooks = {
+        "train": RECORD + READ.replace("SOURCE", repr(RAW)),
+        "ingest": writer(RAW),
+        "score": RECORD,
+    }
+    root = write_bundle(tmp_path / "bundle", jobs, notebooks)
+    lines: list[str] = []
+    result = run_job(root, "train", out=lines.append, spark=spark)
+    assert result.success, "\n".join(lines)
+    assert result.triggered == [] and ran(run_log()) == ["train"]
+    assert table_version(state, RAW) == 0  # the sample was laid down
+    result = run_job(root, "ingest", out=lines.append, spark=spark)
+    assert [r.job_key for r in result.triggered] == ["score"]
+    assert ran(run_log()) == ["train", "ingest", "score"]
 
 
 def test_a_malformed_trigger_is_refused_before_anything_runs(tmp_path, capsys, run_log, state):

@@ -261,7 +261,7 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     if not source:
         raise UsageError("the bundle has no input_table variable")
     from . import sample
-    from .platform import generate_sample, write_local_source
+    from .platform import generate_sample, seed_local_source, write_local_source
 
     start = args.start or (sample.DRIFT_START if args.drift else sample.DEFAULT_START)
     end = args.end or (sample.DRIFT_END if args.drift else sample.DEFAULT_END)
@@ -273,7 +273,7 @@ def _generate(root: Path, args: argparse.Namespace, variables: dict[str, str]) -
     before = watch.snapshot() if watch else {}
     if not args.overwrite and not local_source_path(state, source).exists():
         # Appending to nothing: lay down the default sample first, as a first read would.
-        write_local_source(state, source, generate_sample(), "overwrite")
+        seed_local_source(state, source)
     pdf = generate_sample(start, end, rows, seed, drift=args.drift)
     target = write_local_source(state, source, pdf, "overwrite" if args.overwrite else "append")
     verb = "wrote" if args.overwrite else "appended"

@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 FEATURE_META_SUFFIX = ".feature_table.json"
+# Commit info of a table the local twin generated to stand in for data that exists before any
+# job runs on Databricks (the seeded sample trips): its creation is not an update of the table.
+SEEDED_COMMIT = {"localTwin": "seeded sample"}
 
 
 def normalize_arrow(table: pa.Table) -> pa.Table:
@@ -74,12 +77,22 @@ class DeltaStore:
         commit = table.history(1)[0]
         return table.version(), datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
 
-    def write_at(self, path: Path, data: pa.Table, mode: str) -> None:
+    def write_at(
+        self, path: Path, data: pa.Table, mode: str, commit_info: dict[str, str] | None = None
+    ) -> None:
+        """Append or overwrite; ``commit_info`` is added to the commit's ``commitInfo``."""
         if mode not in ("append", "overwrite"):
             raise ValueError(f"mode must be 'append' or 'overwrite', got {mode!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         schema_mode = "overwrite" if mode == "overwrite" else "merge"
-        write_deltalake(str(path), normalize_arrow(data), mode=mode, schema_mode=schema_mode)
+        properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
+        write_deltalake(
+            str(path),
+            normalize_arrow(data),
+            mode=mode,
+            schema_mode=schema_mode,
+            commit_properties=properties,
+        )
 
     def merge_at(self, path: Path, data: pa.Table, keys: Sequence[str]) -> None:
         """Upsert ``data`` on ``keys`` (the last source row wins for duplicate keys)."""
@@ -146,3 +159,15 @@ def _dedupe_last(data: pa.Table, keys: Sequence[str]) -> pa.Table:
     )
     keep = grouped.column("__row_max").combine_chunks().sort()
     return data.take(keep)
+
+
+def created_as_seed(path: Path) -> bool:
+    """Whether version 0 of the table at ``path`` is a generated stand-in (``SEEDED_COMMIT``)."""
+    first = path / "_delta_log" / f"{0:020d}.json"
+    if not first.is_file():
+        return False
+    for line in first.read_text().splitlines():
+        info = json.loads(line).get("commitInfo") if line.strip() else None
+        if info is not None:
+            return all(info.get(k) == v for k, v in SEEDED_COMMIT.items())
+    return False

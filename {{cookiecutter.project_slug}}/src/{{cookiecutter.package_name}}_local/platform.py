@@ -35,7 +35,7 @@ from {{ cookiecutter.package_name }}.platform.base import (
     feature_table_keys,
 )
 
-from .delta_store import DeltaStore
+from .delta_store import SEEDED_COMMIT, DeltaStore
 from .feature_lookups import LocalTrainingSet, lookups_from_metadata, lookups_to_metadata
 from .online_store import LocalOnlineStore, PublishedVersion, online_stores
 from .runner.bundle import current_user
@@ -158,7 +158,7 @@ class LocalPlatform(Platform):
         target = self.source_path(source)
         if not self.store.exists_at(target):
             print(f"[local] no data for {source} yet: generating the seeded sample trips")
-            self.write_source(source, generate_sample(), "overwrite")
+            seed_local_source(self.state, source)
         return target
 
     def read_source(self, source: str) -> DataFrame:
@@ -406,13 +406,25 @@ def local_file_path(state: Path, path: str) -> Path:
     return state.joinpath("files", *parts)
 
 
-def write_local_source(state: Path, source: str, pdf: pd.DataFrame, mode: str = "append") -> Path:
+def write_local_source(
+    state: Path,
+    source: str,
+    pdf: pd.DataFrame,
+    mode: str = "append",
+    commit_info: dict[str, str] | None = None,
+) -> Path:
     """Write or append ``pdf`` as the local raw input ``source`` (no Spark needed)."""
     target = local_source_path(prepare_state(state), source)
     DeltaStore(state / "warehouse").write_at(
-        target, pa.Table.from_pandas(pdf, preserve_index=False), mode
+        target, pa.Table.from_pandas(pdf, preserve_index=False), mode, commit_info
     )
     return target
+
+
+def seed_local_source(state: Path, source: str) -> Path:
+    """Lay down the default sample as ``source``, marked as a stand-in for a table that exists
+    on Databricks before any job runs: its creation does not fire a table update trigger."""
+    return write_local_source(state, source, generate_sample(), "overwrite", SEEDED_COMMIT)
 
 
 def generate_sample(

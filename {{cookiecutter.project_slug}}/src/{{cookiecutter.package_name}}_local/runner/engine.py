@@ -239,22 +239,36 @@ class JobRunner:
         return watch if watch.triggers else None
 
     def start_triggered(
-        self, watch: TriggerWatch, before: dict[str, int | None], chain: tuple[str, ...]
+        self,
+        watch: TriggerWatch,
+        before: dict[str, int | None],
+        chain: tuple[str, ...],
+        done: set[str] | None = None,
     ) -> list[RunResult]:
         """Run the jobs whose triggers the writes since ``before`` fired, and what those start;
-        a job already in ``chain`` (the runs that led here) is not started again."""
+        a job already in ``chain`` (the runs that led here) is not started again, nor one that
+        already ran after these writes (``done``: started by an earlier job of this round)."""
+        done = set() if done is None else done
         started = []
-        for trigger, tables, held in watch.fired(before):
-            cause = f"== trigger: {', '.join(tables)} updated, {trigger.job_key} watches it"
-            if held is None and trigger.job_key in chain:
+        for firing in watch.fired(before):
+            key = firing.trigger.job_key
+            cause = f"== trigger: {', '.join(firing.tables)} updated, {key} watches it"
+            if key in done:  # what the round saw of its tables is stale: nothing to record
+                self.out(f"{cause}; not started: it already ran after these writes")
+                continue
+            held = firing.held
+            if held is None and key in chain:
                 held = "it is already in this chain of triggered runs"
             if held is not None:
+                watch.held(firing)
                 self.out(f"{cause}; not started: {held}")
                 continue
-            self.out(f"{cause}: starting {trigger.job_key}")
+            self.out(f"{cause}: starting {key}")
+            watch.started(firing.trigger)
+            done.add(key)
             next_before = watch.snapshot()
-            result = self._run(trigger.job_key, {}, 0)
-            result.triggered = self.start_triggered(watch, next_before, (*chain, trigger.job_key))
+            result = self._run(key, {}, 0)
+            result.triggered = self.start_triggered(watch, next_before, (*chain, key), done)
             started.append(result)
         return started
 

@@ -6,7 +6,8 @@ have changed since the job was last started by its trigger (locally remembered i
 ``<state>/triggers/<job>.json``). A paused trigger (development mode pauses every trigger, this
 bundle unpauses them in prod only) starts nothing, as on Databricks. Unlike Databricks the
 local run starts the job right after the write, without ``wait_after_last_change_seconds`` or
-``min_time_between_triggers_seconds``.
+``min_time_between_triggers_seconds``. The sample trips a first local read generates stand in
+for an input that exists before the job on Databricks: laying them down is not an update.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..delta_store import created_as_seed
 from .bundle import Bundle
 from .errors import BundleError
 
@@ -75,6 +77,17 @@ def table_version(state: Path, table: str) -> int | None:
     return max(versions, default=None)
 
 
+@dataclass(frozen=True)
+class Firing:
+    """A trigger whose tables were updated: which ones, why its job is not started (None: it
+    is), and for ``ALL_UPDATED`` every table updated since the job was last started."""
+
+    trigger: TableTrigger
+    tables: tuple[str, ...]
+    held: str | None
+    pending: tuple[str, ...] = ()
+
+
 class TriggerWatch:
     """Which triggers a stretch of work fired: snapshot the watched tables before, ask after."""
 
@@ -90,31 +103,46 @@ class TriggerWatch:
         """The current version of every watched table."""
         return {table: table_version(self.state, table) for table in sorted(self.tables)}
 
-    def fired(
-        self, before: dict[str, int | None]
-    ) -> list[tuple[TableTrigger, list[str], str | None]]:
-        """``(trigger, updated tables, why not started or None)`` for every trigger whose
-        tables changed since ``before``; ``ALL_UPDATED`` ones remember partial updates."""
+    def fired(self, before: dict[str, int | None]) -> list[Firing]:
+        """Every trigger whose tables changed since ``before``, and whether it would start."""
         now = self.snapshot()
         updated = {t for t, v in now.items() if v is not None and v != before.get(t)}
+        updated -= {t for t in updated if before.get(t) is None and self._seeded(t, now[t])}
         fired = []
         for trigger in self.triggers:
-            changed = [t for t in trigger.tables if t in updated]
+            changed = tuple(t for t in trigger.tables if t in updated)
             if not changed:
                 continue
             if trigger.paused:
-                fired.append((trigger, changed, "its trigger is paused in this target"))
+                fired.append(Firing(trigger, changed, "its trigger is paused in this target"))
                 continue
+            pending = changed
             if trigger.condition == ALL_UPDATED:
-                pending = sorted(set(self._pending(trigger)) | set(changed))
+                pending = tuple(sorted(set(self._pending(trigger)) | set(changed)))
                 missing = [t for t in trigger.tables if t not in pending]
-                self._remember(trigger, pending if missing else [])
                 if missing:
                     waiting = f"{ALL_UPDATED} waits for {', '.join(missing)}"
-                    fired.append((trigger, changed, waiting))
+                    fired.append(Firing(trigger, changed, waiting, pending))
                     continue
-            fired.append((trigger, changed, None))
+            fired.append(Firing(trigger, changed, None, pending))
         return fired
+
+    def started(self, trigger: TableTrigger) -> None:
+        """The job of ``trigger`` was started: an ``ALL_UPDATED`` one waits for all again."""
+        if trigger.condition == ALL_UPDATED:
+            self._remember(trigger, [])
+
+    def held(self, firing: Firing) -> None:
+        """The job was not started: an ``ALL_UPDATED`` trigger keeps the updates it saw."""
+        if firing.trigger.condition == ALL_UPDATED and not firing.trigger.paused:
+            self._remember(firing.trigger, list(firing.pending))
+
+    def _seeded(self, table: str, version: int | None) -> bool:
+        """Whether ``table`` was only just laid down as the local stand-in for data that
+        exists on Databricks (the sample a first read generates): not an update."""
+        from ..state import local_source_path
+
+        return version == 0 and created_as_seed(local_source_path(self.state, table))
 
     def _file(self, trigger: TableTrigger) -> Path:
         return self.state / "triggers" / f"{trigger.job_key}.json"
