@@ -65,7 +65,7 @@ def test_destroy_deletes_the_targets_local_deployment_and_nothing_else(
     client = MlflowClient(configure_local_mlflow(state))
     deleted = client.search_experiments(view_type=ViewType.DELETED_ONLY)
     (trashed,) = deleted
-    assert trashed.name == f"{dev_experiment} (destroyed, id {trashed.experiment_id})"
+    assert trashed.name == f"{dev_experiment} (deleted, id {trashed.experiment_id})"
     assert main(["--project-dir", str(project_root), "destroy", "-t", "dev", "--auto-approve"]) == 0
     assert f"experiment {dev_experiment}" in capsys.readouterr().out
     assert len(client.search_experiments(view_type=ViewType.DELETED_ONLY)) == 2

@@ -218,6 +218,20 @@ def test_workspace_paths_map_into_the_state_folder(local_platform):
         local_platform.file_path("/Volumes/../x")
 
 
+def test_an_experiment_deleted_by_hand_is_created_again_on_next_use(local_platform):
+    """MLflow refuses to set a deleted experiment; the workspace frees a deleted one's name."""
+    name = "/Users/someone@example.com/taxi"
+    local_platform.set_experiment(name)
+    client = local_platform.mlflow_client()
+    first = client.get_experiment_by_name(name).experiment_id
+    client.delete_experiment(first)  # as the MLflow UI deletes it
+    local_platform.set_experiment(name)
+    again = client.get_experiment_by_name(name)
+    assert again.lifecycle_stage == "active" and again.experiment_id != first
+    moved = client.get_experiment(first)
+    assert (moved.name, moved.lifecycle_stage) == (f"{name} (deleted, id {first})", "deleted")
+
+
 def test_the_local_user_starts_local_runs(local_platform, monkeypatch):
     monkeypatch.setenv("DATABRICKS_USER", "jane@example.com")
     assert local_platform.triggered_by("7") == "jane@example.com"

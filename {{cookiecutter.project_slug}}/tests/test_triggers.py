@@ -118,23 +118,57 @@ def test_a_job_is_not_restarted_by_its_own_write(tmp_path, spark, run_log, state
     assert "not started: it is already in this chain of triggered runs" in "\n".join(lines)
 
 
-def test_a_job_started_by_an_earlier_triggered_job_is_not_run_again_for_the_same_write(
-    tmp_path, spark, run_log, state
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        # after score in the round: score starts it, and it has seen both writes by then
+        ("summary", ["ingest", "score", "sum"]),
+        # before score: it runs on raw, and again once score has written scores
+        ("digest", ["ingest", "sum", "score", "sum"]),
+    ],
+)
+def test_a_job_runs_again_in_a_round_only_for_a_write_it_has_not_seen(
+    tmp_path, spark, run_log, state, summary, expected
 ):
-    """ingest writes raw; score (watching raw) writes scores; report watches raw and scores:
-    it runs once, after score, and has seen both writes."""
+    """ingest writes raw; score (watching raw) writes scores; the summary job watches raw and
+    scores. Jobs of a round start in key order, as written by write_bundle."""
     jobs = {
         "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
         "score": {"trigger": trigger(RAW), "tasks": [notebook_task("score", "score")]},
-        "summary": {"trigger": trigger(RAW, SCORES), "tasks": [notebook_task("sum", "sum")]},
+        summary: {"trigger": trigger(RAW, SCORES), "tasks": [notebook_task("sum", "sum")]},
     }
     notebooks = {"ingest": writer(RAW), "score": writer(SCORES), "sum": RECORD}
     root = write_bundle(tmp_path / "bundle", jobs, notebooks)
     lines: list[str] = []
     result = run_job(root, "ingest", out=lines.append, spark=spark)
     assert result.success, "\n".join(lines)
-    assert ran(run_log()) == ["ingest", "score", "sum"]
-    assert "summary watches it; not started: it already ran after these writes" in "\n".join(lines)
+    assert ran(run_log()) == expected, "\n".join(lines)
+    if summary == "summary":
+        assert f"{RAW} updated, summary watches it; not started: it already ran after these " in (
+            "\n".join(lines)
+        )
+
+
+@pytest.mark.parametrize("monitor", ["monitor", "audit"])  # after copy in key order, before it
+def test_all_updated_starts_once_when_a_triggered_job_writes_its_second_table(
+    tmp_path, spark, run_log, state, monitor
+):
+    """ingest writes raw; copy (watching raw) writes labels; the monitor job needs raw and
+    labels (ALL_UPDATED): it starts once, after copy, whichever comes first in the round."""
+    jobs = {
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "copy": {"trigger": trigger(RAW), "tasks": [notebook_task("copy", "copy")]},
+        monitor: {
+            "trigger": trigger(RAW, LABELS, condition="ALL_UPDATED"),
+            "tasks": [notebook_task("monitor", "monitor")],
+        },
+    }
+    notebooks = {"ingest": writer(RAW), "copy": writer(LABELS), "monitor": RECORD}
+    root = write_bundle(tmp_path / "bundle", jobs, notebooks)
+    lines: list[str] = []
+    result = run_job(root, "ingest", out=lines.append, spark=spark)
+    assert result.success, "\n".join(lines)
+    assert ran(run_log()) == ["ingest", "copy", "monitor"], "\n".join(lines)
 
 
 def test_all_updated_keeps_the_updates_of_a_run_the_chain_guard_held(

@@ -127,12 +127,11 @@ def destroy(
     client = _mlflow_client(state)
     for name in found["models"]:
         client.delete_registered_model(name)
-    for name in found["experiments"]:
-        # renamed first, as the workspace moves a deleted experiment to the trash: the name is
-        # free for the next deploy, and the runs stay restorable under the new name
-        experiment_id = client.get_experiment_by_name(name).experiment_id
-        client.rename_experiment(experiment_id, f"{name} (destroyed, id {experiment_id})")
-        client.delete_experiment(experiment_id)
+    if found["experiments"]:
+        from .platform import trash_experiment  # the name is free again, the runs restorable
+
+        for name in found["experiments"]:
+            trash_experiment(client, client.get_experiment_by_name(name))
     out(f"deleted {len(items)} item(s) of target {bundle.target}")
     record = state / "serving" / f"{serving_endpoint(bundle)}.json"
     if serving_endpoint(bundle) and record.is_file():

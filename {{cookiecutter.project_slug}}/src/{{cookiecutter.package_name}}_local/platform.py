@@ -345,8 +345,14 @@ class LocalPlatform(Platform):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def set_experiment(self, name: str) -> None:
+        """Create the experiment on first use, as the deploy creates the bundle's; a deleted
+        one holding the name is moved aside (``trash_experiment``), as deleting frees it."""
         client = self.mlflow_client()
-        if client.get_experiment_by_name(name) is None:
+        found = client.get_experiment_by_name(name)
+        if found is not None and found.lifecycle_stage == "deleted":
+            trash_experiment(client, found)
+            found = None
+        if found is None:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "experiment"
             client.create_experiment(
                 name, artifact_location=(self.state / "mlartifacts" / slug).as_uri()
@@ -404,6 +410,16 @@ def local_file_path(state: Path, path: str) -> Path:
     if parts[0] == "Volumes":
         return state.joinpath("volumes", *parts[1:])
     return state.joinpath("files", *parts)
+
+
+def trash_experiment(client: MlflowClient, experiment: Any) -> None:
+    """Delete ``experiment`` as ``<name> (deleted, id N)``. MLflow keeps a deleted experiment's
+    name, and so refuses to create or set one of that name; the workspace frees it."""
+    experiment_id = experiment.experiment_id
+    if experiment.lifecycle_stage == "deleted":
+        client.restore_experiment(experiment_id)  # only an active experiment can be renamed
+    client.rename_experiment(experiment_id, f"{experiment.name} (deleted, id {experiment_id})")
+    client.delete_experiment(experiment_id)
 
 
 def write_local_source(

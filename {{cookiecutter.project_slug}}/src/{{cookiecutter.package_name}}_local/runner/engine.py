@@ -243,19 +243,24 @@ class JobRunner:
         watch: TriggerWatch,
         before: dict[str, int | None],
         chain: tuple[str, ...],
-        done: set[str] | None = None,
+        started_at: dict[str, dict[str, int | None]] | None = None,
     ) -> list[RunResult]:
-        """Run the jobs whose triggers the writes since ``before`` fired, and what those start;
-        a job already in ``chain`` (the runs that led here) is not started again, nor one that
-        already ran after these writes (``done``: started by an earlier job of this round)."""
-        done = set() if done is None else done
+        """Run the jobs whose triggers the writes since ``before`` fired, and what those start.
+        A job in ``chain`` (the runs that led here) is not started again, nor one that started
+        after these writes (``started_at``: the table versions when each job of this round
+        started)."""
+        started_at = {} if started_at is None else started_at
         started = []
-        for firing in watch.fired(before):
-            key = firing.trigger.job_key
-            cause = f"== trigger: {', '.join(firing.tables)} updated, {key} watches it"
-            if key in done:  # what the round saw of its tables is stale: nothing to record
-                self.out(f"{cause}; not started: it already ran after these writes")
-                continue
+        for trigger, changed in watch.updated(before):
+            key = trigger.job_key
+            cause = f"== trigger: {', '.join(changed)} updated, {key} watches it"
+            if key in started_at:  # started by an earlier job of this round: what did it see?
+                now = watch.snapshot()
+                changed = tuple(t for t in changed if now[t] != started_at[key][t])
+                if not changed:
+                    self.out(f"{cause}; not started: it already ran after these writes")
+                    continue
+            firing = watch.firing(trigger, changed)
             held = firing.held
             if held is None and key in chain:
                 held = "it is already in this chain of triggered runs"
@@ -264,11 +269,10 @@ class JobRunner:
                 self.out(f"{cause}; not started: {held}")
                 continue
             self.out(f"{cause}: starting {key}")
-            watch.started(firing.trigger)
-            done.add(key)
-            next_before = watch.snapshot()
+            watch.started(trigger)
+            started_at[key] = next_before = watch.snapshot()
             result = self._run(key, {}, 0)
-            result.triggered = self.start_triggered(watch, next_before, (*chain, key), done)
+            result.triggered = self.start_triggered(watch, next_before, (*chain, key), started_at)
             started.append(result)
         return started
 

@@ -103,29 +103,31 @@ class TriggerWatch:
         """The current version of every watched table."""
         return {table: table_version(self.state, table) for table in sorted(self.tables)}
 
-    def fired(self, before: dict[str, int | None]) -> list[Firing]:
-        """Every trigger whose tables changed since ``before``, and whether it would start."""
+    def updated(self, before: dict[str, int | None]) -> list[tuple[TableTrigger, tuple[str, ...]]]:
+        """Every trigger whose tables changed since ``before``, with the tables that did."""
         now = self.snapshot()
         updated = {t for t, v in now.items() if v is not None and v != before.get(t)}
         updated -= {t for t in updated if before.get(t) is None and self._seeded(t, now[t])}
-        fired = []
+        found = []
         for trigger in self.triggers:
             changed = tuple(t for t in trigger.tables if t in updated)
-            if not changed:
-                continue
-            if trigger.paused:
-                fired.append(Firing(trigger, changed, "its trigger is paused in this target"))
-                continue
-            pending = changed
-            if trigger.condition == ALL_UPDATED:
-                pending = tuple(sorted(set(self._pending(trigger)) | set(changed)))
-                missing = [t for t in trigger.tables if t not in pending]
-                if missing:
-                    waiting = f"{ALL_UPDATED} waits for {', '.join(missing)}"
-                    fired.append(Firing(trigger, changed, waiting, pending))
-                    continue
-            fired.append(Firing(trigger, changed, None, pending))
-        return fired
+            if changed:
+                found.append((trigger, changed))
+        return found
+
+    def firing(self, trigger: TableTrigger, changed: tuple[str, ...]) -> Firing:
+        """Whether the update of ``changed`` starts the job of ``trigger``, decided now (an
+        ``ALL_UPDATED`` trigger counts the updates remembered so far)."""
+        if trigger.paused:
+            return Firing(trigger, changed, "its trigger is paused in this target")
+        pending = changed
+        if trigger.condition == ALL_UPDATED:
+            pending = tuple(sorted(set(self._pending(trigger)) | set(changed)))
+            missing = [t for t in trigger.tables if t not in pending]
+            if missing:
+                waiting = f"{ALL_UPDATED} waits for {', '.join(missing)}"
+                return Firing(trigger, changed, waiting, pending)
+        return Firing(trigger, changed, None, pending)
 
     def started(self, trigger: TableTrigger) -> None:
         """The job of ``trigger`` was started: an ``ALL_UPDATED`` one waits for all again."""
@@ -134,8 +136,9 @@ class TriggerWatch:
 
     def held(self, firing: Firing) -> None:
         """The job was not started: an ``ALL_UPDATED`` trigger keeps the updates it saw."""
-        if firing.trigger.condition == ALL_UPDATED and not firing.trigger.paused:
-            self._remember(firing.trigger, list(firing.pending))
+        trigger = firing.trigger
+        if trigger.condition == ALL_UPDATED and not trigger.paused:
+            self._remember(trigger, sorted(set(self._pending(trigger)) | set(firing.pending)))
 
     def _seeded(self, table: str, version: int | None) -> bool:
         """Whether ``table`` was only just laid down as the local stand-in for data that
