@@ -199,6 +199,51 @@ def test_run_if_rules_after_a_failure(tmp_path, spark, run_log):
     assert "raise RuntimeError('kaput')" in result.tasks["boom"].traceback
 
 
+FAIL_FIRST = """
+if sum(1 for _ in open(os.environ["RUN_LOG"])) < 2:  # the first attempt fails
+    raise RuntimeError("transient")
+"""
+
+
+def test_a_failed_task_is_retried_max_retries_times(tmp_path, spark, run_log):
+    tasks = [
+        notebook_task("flaky", "flaky", max_retries=2, min_retry_interval_millis=60000),
+        notebook_task("after", "ok", ["flaky"]),
+    ]
+    notebooks = {"flaky": RECORD + FAIL_FIRST, "ok": "pass"}
+    root = write_bundle(tmp_path, {"j": {"tasks": tasks}}, notebooks)
+    result, output = _run(root, "j", spark)
+    assert result.success, output
+    assert result.tasks["flaky"].attempts == 2 and len(run_log()) == 2
+    assert "~ flaky: attempt 1 failed (RuntimeError: transient); retry 1 of 2" in output
+    assert "< flaky: SUCCESS after 2 attempts" in output
+
+
+def test_a_task_that_keeps_failing_fails_after_its_retries(tmp_path, spark, run_log):
+    tasks = [
+        notebook_task("boom", "boom", max_retries=1),
+        notebook_task("once", "once"),
+        notebook_task("after", "once", ["boom"]),
+    ]
+    notebooks = {"boom": RECORD + "raise ValueError('bad data')", "once": "pass"}
+    result, _ = _run(write_bundle(tmp_path, {"j": {"tasks": tasks}}, notebooks), "j", spark)
+    states = {key: (task.state, task.attempts) for key, task in result.tasks.items()}
+    assert states == {
+        "boom": ("FAILED", 2),
+        "once": ("SUCCESS", 1),
+        "after": ("UPSTREAM_FAILED", 1),
+    }
+    assert len(run_log()) == 2  # the first attempt and one retry
+
+
+def test_a_malformed_max_retries_is_refused_before_anything_runs(tmp_path, capsys, run_log):
+    tasks = [notebook_task("a", "nb"), notebook_task("b", "nb", max_retries="often")]
+    root = write_bundle(tmp_path, {"j": {"tasks": tasks}}, {"nb": RECORD})
+    assert main(["--project-dir", str(root), "run", "j"]) == 2
+    assert "error: task 'b': max_retries is a whole number of retries" in capsys.readouterr().err
+    assert run_log() == []
+
+
 def test_cli_run_of_failing_job_exits_non_zero_and_names_the_task(tmp_path, capsys):
     tasks = [notebook_task("prepare", "ok"), notebook_task("explode", "boom", ["prepare"])]
     notebooks = {"ok": "pass", "boom": "def f():\n    return 1 / 0\nf()\n"}

@@ -79,6 +79,24 @@ def task_type(task: dict[str, Any]) -> str:
     return kinds[0]
 
 
+LOCAL_RETRY_CAP = 3  # for max_retries: -1, which Databricks retries without end
+
+
+def task_retries(task: dict[str, Any]) -> int:
+    """How often a failed run of ``task`` is retried (``max_retries``; 0 when unset)."""
+    raw = task.get("max_retries", 0)
+    try:
+        retries = int(raw)
+    except (TypeError, ValueError):
+        retries = -2
+    if retries < -1 or isinstance(raw, bool):
+        raise RunnerError(
+            f"task {task['task_key']!r}: max_retries is a whole number of retries, or -1 to "
+            f"retry without end, not {raw!r}"
+        )
+    return LOCAL_RETRY_CAP if retries == -1 else retries
+
+
 HEARTBEAT_SECONDS = 30.0
 
 
@@ -282,6 +300,7 @@ class JobRunner:
         check_compute(job)
         for task in tasks:
             task_type(task)
+            task_retries(task)
         parameters = self.job_parameters(job, job_key, params or {})
         run_id = f"{next(_RUN_IDS)}"
         result = RunResult(job_key, run_id, self.bundle.target, parameters)
@@ -304,9 +323,11 @@ class JobRunner:
                 continue
             self.out(f"{pad}  > {key}: started")
             context.task_key = key
-            task_result = self._run_task(task, context, parameters, depth)
+            task_result = self._run_attempts(task, context, parameters, depth)
             result.tasks[key] = task_result
             detail = f" outcome={task_result.outcome}" if task_result.outcome is not None else ""
+            if task_result.attempts > 1:
+                detail += f" after {task_result.attempts} attempts"
             self.out(f"{pad}  < {key}: {task_result.state}{detail} in {task_result.duration:.1f}s")
             if task_result.state == FAILED:
                 self.out(f"{pad}  ! task {key!r} of job {job_key!r} failed: {task_result.error}")
@@ -335,6 +356,26 @@ class JobRunner:
             else:
                 states.append(DEP_EXCLUDED)
         return states
+
+    def _run_attempts(
+        self, task: dict[str, Any], context: RunContext, parameters: dict[str, str], depth: int
+    ) -> TaskResult:
+        """Run ``task``, and again while it fails, up to ``max_retries`` times, as the Jobs
+        service retries a failed task run (locally at once: ``min_retry_interval_millis`` is
+        not waited)."""
+        retries = task_retries(task)
+        spent = 0.0
+        for attempt in range(1, retries + 2):
+            result = self._run_task(task, context, parameters, depth)
+            spent += result.duration
+            result.attempts, result.duration = attempt, spent
+            if result.state != FAILED or attempt > retries:
+                break
+            self.out(
+                f"{'  ' * depth}  ~ {task['task_key']}: attempt {attempt} failed "
+                f"({result.error}); retry {attempt} of {retries}"
+            )
+        return result
 
     def _run_task(
         self, task: dict[str, Any], context: RunContext, parameters: dict[str, str], depth: int

@@ -24,6 +24,7 @@ class TaskResult:
     traceback: str | None = None
     actionable: bool = False  # an expected problem whose message says what to do
     child: RunResult | None = None
+    attempts: int = 1  # 1 + the retries that ran (max_retries)
 
 
 @dataclass
