@@ -237,10 +237,13 @@ def test_a_task_that_keeps_failing_fails_after_its_retries(tmp_path, spark, run_
 
 
 def test_a_malformed_max_retries_is_refused_before_anything_runs(tmp_path, capsys, run_log):
-    tasks = [notebook_task("a", "nb"), notebook_task("b", "nb", max_retries="often")]
-    root = write_bundle(tmp_path, {"j": {"tasks": tasks}}, {"nb": RECORD})
-    assert main(["--project-dir", str(root), "run", "j"]) == 2
-    assert "error: task 'b': max_retries is a whole number of retries" in capsys.readouterr().err
+    for value in ("often", 1.5, -2):
+        tasks = [notebook_task("a", "nb"), notebook_task("b", "nb", max_retries=value)]
+        root = write_bundle(tmp_path / str(value), {"j": {"tasks": tasks}}, {"nb": RECORD})
+        assert main(["--project-dir", str(root), "run", "j"]) == 2
+        error = capsys.readouterr().err
+        assert "error: task 'b': max_retries is a whole number of retries, or -1 " in error
+        assert error.rstrip().endswith(f"not {value!r}")
     assert run_log() == []
 
 

@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +85,11 @@ LOCAL_RETRY_CAP = 3  # for max_retries: -1, which Databricks retries without end
 def task_retries(task: dict[str, Any]) -> int:
     """How often a failed run of ``task`` is retried (``max_retries``; 0 when unset)."""
     raw = task.get("max_retries", 0)
-    try:
-        retries = int(raw)
-    except (TypeError, ValueError):
-        retries = -2
-    if retries < -1 or isinstance(raw, bool):
+    retries = -2  # refused below unless a whole number (YAML int, or a variable's text)
+    if isinstance(raw, int | str) and not isinstance(raw, bool):
+        with suppress(ValueError):
+            retries = int(raw)
+    if retries < -1:
         raise RunnerError(
             f"task {task['task_key']!r}: max_retries is a whole number of retries, or -1 to "
             f"retry without end, not {raw!r}"
