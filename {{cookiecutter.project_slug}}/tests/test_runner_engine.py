@@ -201,7 +201,9 @@ def test_run_if_rules_after_a_failure(tmp_path, spark, run_log):
 
 FAIL_FIRST = """
 if sum(1 for _ in open(os.environ["RUN_LOG"])) < 2:  # the first attempt fails
+    dbutils.jobs.taskValues.set("first_attempt", "set")
     raise RuntimeError("transient")
+dbutils.jobs.taskValues.set("rows", 3)
 """
 
 
@@ -217,6 +219,14 @@ def test_a_failed_task_is_retried_max_retries_times(tmp_path, spark, run_log):
     assert result.tasks["flaky"].attempts == 2 and len(run_log()) == 2
     assert "~ flaky: attempt 1 failed (RuntimeError: transient); retry 1 of 2" in output
     assert "< flaky: SUCCESS after 2 attempts" in output
+    assert result.task_values["flaky"] == {"rows": 3}  # not what the failed attempt set
+
+
+def test_what_only_the_local_runner_refuses_is_not_retried(tmp_path, spark):
+    tasks = [notebook_task("gone", "missing", max_retries=2)]
+    result, output = _run(write_bundle(tmp_path, {"j": {"tasks": tasks}}), "j", spark)
+    assert result.tasks["gone"].state == "FAILED" and result.tasks["gone"].attempts == 1
+    assert "not found" in result.tasks["gone"].error and "retry" not in output
 
 
 def test_a_task_that_keeps_failing_fails_after_its_retries(tmp_path, spark, run_log):

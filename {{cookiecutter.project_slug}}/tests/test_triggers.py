@@ -149,6 +149,25 @@ def test_a_job_runs_again_in_a_round_only_for_a_write_it_has_not_seen(
         )
 
 
+def test_a_job_that_writes_a_table_it_watches_is_not_rerun_by_the_round_that_started_it(
+    tmp_path, spark, run_log, state
+):
+    """ingest writes raw; a (watching raw) writes scores; b (watching raw and scores) writes
+    raw: each runs once, b's own write to raw is held by the chain guard and does not start b
+    or a again when the outer round reaches them."""
+    jobs = {
+        "ingest": {"tasks": [notebook_task("ingest", "ingest")]},
+        "a": {"trigger": trigger(RAW), "tasks": [notebook_task("a", "a")]},
+        "b": {"trigger": trigger(RAW, SCORES), "tasks": [notebook_task("b", "b")]},
+    }
+    notebooks = {"ingest": writer(RAW), "a": writer(SCORES), "b": writer(RAW)}
+    root = write_bundle(tmp_path / "bundle", jobs, notebooks)
+    lines: list[str] = []
+    result = run_job(root, "ingest", out=lines.append, spark=spark)
+    assert result.success, "\n".join(lines)
+    assert ran(run_log()) == ["ingest", "a", "b"], "\n".join(lines)
+
+
 @pytest.mark.parametrize("monitor", ["monitor", "audit"])  # after copy in key order, before it
 def test_all_updated_starts_once_when_a_triggered_job_writes_its_second_table(
     tmp_path, spark, run_log, state, monitor

@@ -261,23 +261,28 @@ class JobRunner:
         watch: TriggerWatch,
         before: dict[str, int | None],
         chain: tuple[str, ...],
-        started_at: dict[str, dict[str, int | None]] | None = None,
+        seen: dict[str, dict[str, int | None]] | None = None,
     ) -> list[RunResult]:
         """Run the jobs whose triggers the writes since ``before`` fired, and what those start.
-        A job in ``chain`` (the runs that led here) is not started again, nor one that started
-        after these writes (``started_at``: the table versions when each job of this round
-        started)."""
-        started_at = {} if started_at is None else started_at
+        A job in ``chain`` (the runs that led here) is not started again, nor one that already
+        ran in this round after these writes (``seen``: for each job started in the round, the
+        table versions it accounted for: those it started on, and the writes of its own run
+        and of the runs it started, which the chain guard held)."""
+        seen = {} if seen is None else seen
         started = []
         for trigger, changed in watch.updated(before):
             key = trigger.job_key
-            cause = f"== trigger: {', '.join(changed)} updated, {key} watches it"
-            if key in started_at:  # started by an earlier job of this round: what did it see?
+            if key in seen:  # it ran earlier in this round: only what it has not seen counts
                 now = watch.snapshot()
-                changed = tuple(t for t in changed if now[t] != started_at[key][t])
-                if not changed:
-                    self.out(f"{cause}; not started: it already ran after these writes")
+                unseen = tuple(t for t in changed if now[t] != seen[key][t])
+                if not unseen:
+                    self.out(
+                        f"== trigger: {', '.join(changed)} updated, {key} watches it; "
+                        "not started: it already ran after these writes"
+                    )
                     continue
+                changed = unseen
+            cause = f"== trigger: {', '.join(changed)} updated, {key} watches it"
             firing = watch.firing(trigger, changed)
             held = firing.held
             if held is None and key in chain:
@@ -288,9 +293,10 @@ class JobRunner:
                 continue
             self.out(f"{cause}: starting {key}")
             watch.started(trigger)
-            started_at[key] = next_before = watch.snapshot()
+            next_before = watch.snapshot()
             result = self._run(key, {}, 0)
-            result.triggered = self.start_triggered(watch, next_before, (*chain, key), started_at)
+            result.triggered = self.start_triggered(watch, next_before, (*chain, key), seen)
+            seen[key] = watch.snapshot()
             started.append(result)
         return started
 
@@ -366,10 +372,11 @@ class JobRunner:
         retries = task_retries(task)
         spent = 0.0
         for attempt in range(1, retries + 2):
+            context.task_values.pop(task["task_key"], None)  # each attempt sets its own
             result = self._run_task(task, context, parameters, depth)
             spent += result.duration
             result.attempts, result.duration = attempt, spent
-            if result.state != FAILED or attempt > retries:
+            if result.state != FAILED or attempt > retries or result.local_only:
                 break
             self.out(
                 f"{'  ' * depth}  ~ {task['task_key']}: attempt {attempt} failed "
@@ -412,6 +419,9 @@ class JobRunner:
             result.error = str(exc) if result.actionable else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, RunnerError | ActionableError):
                 result.traceback = traceback.format_exc()
+            # the runner's own refusals (a workspace notebook, serverless in this process)
+            # would fail every attempt: not retried
+            result.local_only = isinstance(exc, RunnerError) and not isinstance(exc, ChildJobError)
         result.duration = time.perf_counter() - started
         return result
 

@@ -25,6 +25,7 @@ class TaskResult:
     actionable: bool = False  # an expected problem whose message says what to do
     child: RunResult | None = None
     attempts: int = 1  # 1 + the retries that ran (max_retries)
+    local_only: bool = False  # failed on what only the local runner refuses: not retried
 
 
 @dataclass
