@@ -93,6 +93,7 @@ BASE_FILES: tuple[str, ...] = (
     "src/{package}_local/runner/merge.py",
     "src/{package}_local/runner/paths.py",
     "src/{package}_local/runner/presets.py",
+    "src/{package}_local/runner/timeouts.py",
     "src/{package}_local/runner/triggers.py",
     "src/{package}_local/runner/reading.py",
     "src/{package}_local/runner/results.py",

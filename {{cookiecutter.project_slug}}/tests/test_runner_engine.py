@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from {{ cookiecutter.package_name }}_local.cli import main
@@ -246,15 +248,71 @@ def test_a_task_that_keeps_failing_fails_after_its_retries(tmp_path, spark, run_
     assert len(run_log()) == 2  # the first attempt and one retry
 
 
-def test_a_malformed_max_retries_is_refused_before_anything_runs(tmp_path, capsys, run_log):
-    for value in ("often", 1.5, -2):
-        tasks = [notebook_task("a", "nb"), notebook_task("b", "nb", max_retries=value)]
-        root = write_bundle(tmp_path / str(value), {"j": {"tasks": tasks}}, {"nb": RECORD})
+def test_a_malformed_max_retries_or_timeout_is_refused_before_anything_runs(
+    tmp_path, capsys, run_log
+):
+    for field, value, says in [
+        ("max_retries", "often", "max_retries is a whole number of retries, or -1 "),
+        ("max_retries", 1.5, "max_retries is a whole number of retries, or -1 "),
+        ("max_retries", -2, "max_retries is a whole number of retries, or -1 "),
+        ("timeout_seconds", "soon", "timeout_seconds is a whole number of seconds (0: no limit)"),
+        ("timeout_seconds", -1, "timeout_seconds is a whole number of seconds (0: no limit)"),
+    ]:
+        tasks = [notebook_task("a", "nb"), notebook_task("b", "nb", **{field: value})]
+        root = write_bundle(tmp_path / f"{field}{value}", {"j": {"tasks": tasks}}, {"nb": RECORD})
         assert main(["--project-dir", str(root), "run", "j"]) == 2
         error = capsys.readouterr().err
-        assert "error: task 'b': max_retries is a whole number of retries, or -1 " in error
+        assert f"error: task 'b': {says}" in error
         assert error.rstrip().endswith(f"not {value!r}")
     assert run_log() == []
+
+
+SLEEPS = """
+import time
+
+try:
+    time.sleep(60)
+except Exception:  # a timeout is not an error the task's own code can swallow
+    pass
+"""
+
+
+def test_a_task_is_stopped_at_its_timeout_and_not_retried_unless_asked(tmp_path, spark):
+    tasks = [
+        notebook_task("slow", "slow", timeout_seconds=1, max_retries=2),
+        notebook_task("after", "ok", ["slow"]),
+        notebook_task("spark", "spark"),  # the session still works
+        notebook_task("again", "slow", timeout_seconds=1, max_retries=1, retry_on_timeout=True),
+    ]
+    notebooks = {"slow": SLEEPS, "ok": "pass", "spark": "assert spark.range(3).count() == 3"}
+    started = time.monotonic()
+    result, output = _run(write_bundle(tmp_path, {"j": {"tasks": tasks}}, notebooks), "j", spark)
+    assert time.monotonic() - started < 30, output  # not the 3 minutes the sleeps would take
+    slow = result.tasks["slow"]
+    assert (slow.state, slow.timed_out, slow.attempts) == ("FAILED", True, 1)
+    assert slow.error == "task 'slow' timed out after 1s (timeout_seconds)"
+    assert result.tasks["after"].state == "UPSTREAM_FAILED"
+    assert result.tasks["spark"].state == "SUCCESS", result.tasks["spark"].error
+    assert (result.tasks["again"].state, result.tasks["again"].attempts) == ("FAILED", 2)
+
+
+def test_the_timeout_of_a_run_job_task_stops_the_job_it_runs(tmp_path, spark):
+    jobs = {
+        "parent": {
+            "tasks": [
+                {
+                    "task_key": "call",
+                    "timeout_seconds": 1,
+                    "run_job_task": {"job_id": "${resources.jobs.child.id}"},
+                }
+            ]
+        },
+        "child": {"tasks": [notebook_task("inner", "slow", timeout_seconds=600)]},
+    }
+    result, output = _run(write_bundle(tmp_path, jobs, {"slow": SLEEPS}), "parent", spark)
+    call = result.tasks["call"]
+    assert (call.state, call.timed_out) == ("FAILED", True), output
+    assert call.error == "task 'call' timed out after 1s (timeout_seconds)"
 
 
 def test_cli_run_of_failing_job_exits_non_zero_and_names_the_task(tmp_path, capsys):

@@ -27,6 +27,7 @@ from .dbutils import LocalDbutils, NotebookExit
 from .dynamic import RunContext
 from .errors import ChildJobError, RunnerError
 from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
+from .timeouts import TaskTimedOut, deadline, task_timeout
 from .triggers import TriggerWatch
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
@@ -307,6 +308,7 @@ class JobRunner:
         for task in tasks:
             task_type(task)
             task_retries(task)
+            task_timeout(task)
         parameters = self.job_parameters(job, job_key, params or {})
         run_id = f"{next(_RUN_IDS)}"
         result = RunResult(job_key, run_id, self.bundle.target, parameters)
@@ -378,6 +380,8 @@ class JobRunner:
             result.attempts, result.duration = attempt, spent
             if result.state != FAILED or attempt > retries or result.local_only:
                 break
+            if result.timed_out and str(task.get("retry_on_timeout")).lower() != "true":
+                break  # as on Databricks: a timed-out task is retried only when asked
             self.out(
                 f"{'  ' * depth}  ~ {task['task_key']}: attempt {attempt} failed "
                 f"({result.error}); retry {attempt} of {retries}"
@@ -390,6 +394,29 @@ class JobRunner:
         key = task["task_key"]
         started = time.perf_counter()
         result = TaskResult(key, SUCCESS)
+        limit = task_timeout(task)
+        message = f"task {key!r} timed out after {limit or 0:.0f}s (timeout_seconds)"
+        token = None
+        try:
+            with deadline(limit, message) as token:
+                self._task_body(task, context, parameters, depth, result)
+        except TaskTimedOut as exc:
+            if token is None or exc.owner is not token:
+                raise  # the deadline of a task that runs this one (run_job_task)
+            result.state, result.timed_out, result.error = FAILED, True, str(exc)
+        result.duration = time.perf_counter() - started
+        return result
+
+    def _task_body(
+        self,
+        task: dict[str, Any],
+        context: RunContext,
+        parameters: dict[str, str],
+        depth: int,
+        result: TaskResult,
+    ) -> None:
+        """Run the task into ``result``; its errors are recorded there, not raised."""
+        key = task["task_key"]
         try:
             kind = task_type(task)
             if kind == "notebook_task":
@@ -422,8 +449,6 @@ class JobRunner:
             # the runner's own refusals (a workspace notebook, serverless in this process)
             # would fail every attempt: not retried
             result.local_only = isinstance(exc, RunnerError) and not isinstance(exc, ChildJobError)
-        result.duration = time.perf_counter() - started
-        return result
 
     def notebook_path(self, task: dict[str, Any]) -> Path:
         """The notebook file (the loader already resolved it from the file that names it)."""

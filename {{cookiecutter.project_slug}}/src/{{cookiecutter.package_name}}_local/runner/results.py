@@ -26,6 +26,7 @@ class TaskResult:
     child: RunResult | None = None
     attempts: int = 1  # 1 + the retries that ran (max_retries)
     local_only: bool = False  # failed on what only the local runner refuses: not retried
+    timed_out: bool = False  # stopped at its timeout_seconds
 
 
 @dataclass
