@@ -27,7 +27,7 @@ from .dbutils import LocalDbutils, NotebookExit
 from .dynamic import RunContext
 from .errors import ChildJobError, RunnerError
 from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
-from .timeouts import TaskTimedOut, deadline, task_timeout
+from .timeouts import task_timeout, timed_out_message
 from .triggers import TriggerWatch
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
@@ -394,17 +394,13 @@ class JobRunner:
         key = task["task_key"]
         started = time.perf_counter()
         result = TaskResult(key, SUCCESS)
-        limit = task_timeout(task)
-        message = f"task {key!r} timed out after {limit or 0:.0f}s (timeout_seconds)"
-        token = None
-        try:
-            with deadline(limit, message) as token:
-                self._task_body(task, context, parameters, depth, result)
-        except TaskTimedOut as exc:
-            if token is None or exc.owner is not token:
-                raise  # the deadline of a task that runs this one (run_job_task)
-            result.state, result.timed_out, result.error = FAILED, True, str(exc)
+        self._task_body(task, context, parameters, depth, result)
         result.duration = time.perf_counter() - started
+        limit = task_timeout(task)
+        if limit is not None and result.duration > limit:  # it would have been stopped
+            result.state, result.timed_out = FAILED, True
+            result.error = timed_out_message(key, limit, result.duration)
+            result.traceback = result.exit_value = result.outcome = None
         return result
 
     def _task_body(
