@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.errors import ActionableError
 
 from ..serverless import rules_suspended
 from ..spark import current_spark, get_spark, is_connect
+from .attempts import task_retries, task_timeout, timed_out_message
 from .bundle import Bundle, load_bundle
 from .compute import bundle_runs_serverless, runs_serverless, task_directory
 from .conditions import EXCLUDED as DEP_EXCLUDED
@@ -27,7 +28,6 @@ from .dbutils import LocalDbutils, NotebookExit
 from .dynamic import RunContext
 from .errors import ChildJobError, RunnerError
 from .results import EXCLUDED, FAILED, SUCCESS, UPSTREAM_FAILED, RunResult, TaskResult
-from .timeouts import task_timeout, timed_out_message
 from .triggers import TriggerWatch
 
 SUPPORTED_TASKS = ("notebook_task", "condition_task", "run_job_task")
@@ -78,24 +78,6 @@ def task_type(task: dict[str, Any]) -> str:
             f"(supported: {', '.join(SUPPORTED_TASKS)})"
         )
     return kinds[0]
-
-
-LOCAL_RETRY_CAP = 3  # for max_retries: -1, which Databricks retries without end
-
-
-def task_retries(task: dict[str, Any]) -> int:
-    """How often a failed run of ``task`` is retried (``max_retries``; 0 when unset)."""
-    raw = task.get("max_retries", 0)
-    retries = -2  # refused below unless a whole number (YAML int, or a variable's text)
-    if isinstance(raw, int | str) and not isinstance(raw, bool):
-        with suppress(ValueError):
-            retries = int(raw)
-    if retries < -1:
-        raise RunnerError(
-            f"task {task['task_key']!r}: max_retries is a whole number of retries, or -1 to "
-            f"retry without end, not {raw!r}"
-        )
-    return LOCAL_RETRY_CAP if retries == -1 else retries
 
 
 HEARTBEAT_SECONDS = 30.0

@@ -138,7 +138,7 @@ class TriggerWatch:
         """The job was not started: an ``ALL_UPDATED`` trigger keeps the updates it saw."""
         trigger = firing.trigger
         if trigger.condition == ALL_UPDATED and not trigger.paused:
-            self._remember(trigger, sorted(set(self._pending(trigger)) | set(firing.pending)))
+            self._remember(trigger, list(firing.pending))  # firing counted those remembered
 
     def _seeded(self, table: str, version: int | None) -> bool:
         """Whether ``table`` was only just laid down as the local stand-in for data that
